@@ -1,0 +1,88 @@
+"""Provider settings: the one table of config keys, environment variables and defaults.
+
+Credentials are resolved at run time, in this order: stack config ``imburse:<key>`` (as the engine
+passes it to the provider's ``configure()``), then the ``IMBURSE_*`` environment variable, then the
+default. They are never stored in a pickled object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from .errors import ConfigurationError
+
+NAMESPACE: Final = "imburse"
+SANDBOX_URL: Final = "https://sandbox-api.imbursepayments.com"
+PRODUCTION_URL: Final = "https://api.imbursepayments.com"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One provider setting: its stack-config key, environment variable and default."""
+
+    name: str
+    env: str
+    default: str | None = None
+    secret: bool = False
+    required: bool = False
+    doc: str = ""
+
+    @property
+    def config_key(self) -> str:
+        """The full stack-config key, e.g. ``imburse:baseUrl``."""
+        return f"{NAMESPACE}:{self.name}"
+
+
+BASE_URL: Final = Setting("baseUrl", "IMBURSE_BASE_URL", SANDBOX_URL, doc="API base URL")
+PUBLIC_KEY: Final = Setting("publicKey", "IMBURSE_PUBLIC_KEY", required=True, doc="Account API key: public key")
+PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True, required=True,
+                             doc="Account API key: private key (set with `pulumi config set --secret`)")
+ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID", doc="Account id, sent as x-account-id (optional)")
+
+SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Resolved connection settings. ``repr`` never shows the private key."""
+
+    base_url: str
+    public_key: str | None
+    private_key: str | None = field(repr=False)
+    account_id: str | None = None
+
+    def require(self) -> tuple[str, str]:
+        """``(public_key, private_key)``, or :class:`ConfigurationError` naming both ways to set each."""
+        missing = [s for s, v in ((PUBLIC_KEY, self.public_key), (PRIVATE_KEY, self.private_key)) if not v]
+        if missing:
+            raise ConfigurationError(
+                "missing Imburse credentials: "
+                + "; ".join(f"set stack config {s.config_key}"
+                            f"{' (with --secret)' if s.secret else ''} or environment variable {s.env}"
+                            for s in missing)
+            )
+        assert self.public_key is not None and self.private_key is not None
+        return self.public_key, self.private_key
+
+
+def _value(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    for raw in (config.get(setting.config_key), environ.get(setting.env)):
+        if raw is not None and str(raw) != "":
+            return str(raw)
+    return setting.default
+
+
+def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Credentials:
+    """Resolve every setting from stack config (``imburse:*``), then ``IMBURSE_*``, then defaults."""
+    config = config or {}
+    environ = os.environ if environ is None else environ
+    base_url = _value(BASE_URL, config, environ) or SANDBOX_URL
+    return Credentials(
+        base_url=base_url.rstrip("/"),
+        public_key=_value(PUBLIC_KEY, config, environ),
+        private_key=_value(PRIVATE_KEY, config, environ),
+        account_id=_value(ACCOUNT_ID, config, environ),
+    )
