@@ -53,7 +53,7 @@ DELETE_KEY: Final = "delete_key"
 DEFAULT_ROUTES: Final[RouteTable] = {
     r.name: r
     for r in (
-        Route(ACCESS_TOKEN, "POST", "/identity/v1/hmac/management", "hmac", "Exchange an HMAC signature for a bearer token"),
+        Route(ACCESS_TOKEN, "POST", "/identity/v1/hmac/management", "hmac", "Exchange an HMAC signature for a token"),
         Route(CREATE_TENANT, "POST", "/v1/account/tenants", summary="Create a tenant"),
         Route(LIST_TENANTS, "GET", "/v1/account/tenants", summary="List the account's tenants"),
         Route(GET_TENANT, "GET", "/v1/account/tenants/{tenantId}", summary="Get a tenant"),

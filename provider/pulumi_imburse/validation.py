@@ -99,3 +99,10 @@ def check_unknown(props: Mapping[str, Any], allowed: tuple[str, ...] | frozenset
         for k in props
         if k not in allowed
     ]
+
+
+def check_text(prop: str, value: object) -> list[Problem]:
+    """An optional free-text value (``None`` or a string), such as one address field sent flat."""
+    if value is None or isinstance(value, str):
+        return []
+    return [Problem(prop, f"{prop} must be a string, got {type(value).__name__}")]

@@ -1,0 +1,202 @@
+"""Fault injection and request statistics, applied to API routes only (never to ``/_emulator/*``).
+
+:func:`instrument` wraps one API endpoint. For each request it counts the route template, draws the
+fault decision (in arrival order, from ``random.Random(seed)``), sleeps ``latencyMs`` with
+``asyncio.sleep`` (no lock is held, so concurrent requests overlap), then either
+
+- answers an injected error status *before acting* (429/503 carry ``Retry-After``), or
+- acts, and for a write drawn as ambiguous throws the answer away and replies 504, or
+- acts and answers normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ..routes import Route
+from ..validation import Problem
+from .models import BadRequest, invalid
+
+WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+MAX_LATENCY_MS: Final = 60_000
+MAX_RETRY_AFTER: Final = 3600
+FAULT_FIELDS: Final = ("latencyMs", "errorRate", "errorStatuses", "retryAfterSeconds", "ambiguousRate", "seed")
+
+STATUS_CODES: Final[dict[int, str]] = {
+    400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 408: "RequestTimeout",
+    409: "Conflict", 429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway",
+    503: "ServiceUnavailable", 504: "GatewayTimeout",
+}
+"""Error codes of the statuses a fault can inject (others are ``HttpError<status>``)."""
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class FaultConfig:
+    """The fault configuration (test-only), as ``POST /_emulator/faults`` sets it."""
+
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    error_statuses: tuple[int, ...] = (503,)
+    retry_after_seconds: int = 1
+    ambiguous_rate: float = 0.0
+    seed: int | None = None
+
+    @classmethod
+    def from_json(cls, data: object, *, default_latency_ms: float = 0.0) -> FaultConfig:
+        """Validate a JSON body; omitted fields take their defaults (``latencyMs``: the ``--latency-ms`` value).
+
+        Raises :class:`~.models.BadRequest` naming the field.
+        """
+        if not isinstance(data, Mapping):
+            raise BadRequest("the fault configuration must be a JSON object")
+        problems = [Problem(k, f"{k} is not a fault setting; allowed: {', '.join(FAULT_FIELDS)}")
+                    for k in data if k not in FAULT_FIELDS]
+
+        def get(key: str, default: Any) -> Any:
+            value = data.get(key)
+            return default if value is None else value
+
+        latency = get("latencyMs", default_latency_ms)
+        if not _number(latency) or not 0 <= latency <= MAX_LATENCY_MS:
+            problems.append(Problem("latencyMs", f"latencyMs must be a number from 0 to {MAX_LATENCY_MS}"))
+        rates = {}
+        for key in ("errorRate", "ambiguousRate"):
+            rates[key] = get(key, 0.0)
+            if not _number(rates[key]) or not 0 <= rates[key] <= 1:
+                problems.append(Problem(key, f"{key} must be a number from 0 to 1"))
+        statuses = get("errorStatuses", [503])
+        if (not isinstance(statuses, list) or not statuses
+                or not all(isinstance(s, int) and not isinstance(s, bool) and 400 <= s <= 599 for s in statuses)):
+            problems.append(Problem("errorStatuses", "errorStatuses must be a non-empty list of HTTP statuses "
+                                                     "from 400 to 599"))
+        retry_after = get("retryAfterSeconds", 1)
+        if not isinstance(retry_after, int) or isinstance(retry_after, bool) or not 0 <= retry_after <= MAX_RETRY_AFTER:
+            problems.append(Problem("retryAfterSeconds",
+                                    f"retryAfterSeconds must be a whole number from 0 to {MAX_RETRY_AFTER}"))
+        seed = data.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+            problems.append(Problem("seed", "seed must be an integer or null"))
+        if problems:
+            raise invalid(problems)
+        return cls(float(latency), float(rates["errorRate"]), tuple(statuses), retry_after,
+                   float(rates["ambiguousRate"]), seed)
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form, as ``GET /_emulator/faults`` returns it."""
+        return {"latencyMs": self.latency_ms, "errorRate": self.error_rate,
+                "errorStatuses": list(self.error_statuses), "retryAfterSeconds": self.retry_after_seconds,
+                "ambiguousRate": self.ambiguous_rate, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What happens to one request: extra latency, an injected error, or commit-then-504."""
+
+    latency_s: float = 0.0
+    error_status: int | None = None
+    retry_after: int | None = None
+    ambiguous: bool = False
+
+
+class FaultInjector:
+    """Holds the current :class:`FaultConfig` and its random generator; draws one :class:`Decision` per request."""
+
+    def __init__(self, *, default_latency_ms: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        self.default_latency_ms = float(default_latency_ms)
+        """The ``--latency-ms`` value: the latency in force at start and whenever ``latencyMs`` is omitted."""
+        self.configure(FaultConfig(latency_ms=self.default_latency_ms))
+
+    def configure_json(self, data: object) -> FaultConfig:
+        """Validate and apply a ``POST /_emulator/faults`` body; returns the new configuration."""
+        config = FaultConfig.from_json(data, default_latency_ms=self.default_latency_ms)
+        self.configure(config)
+        return config
+
+    @property
+    def config(self) -> FaultConfig:
+        """The configuration in force."""
+        return self._config
+
+    def configure(self, config: FaultConfig) -> None:
+        """Replace the configuration (and restart the random sequence from its seed)."""
+        with self._lock:
+            self._config = config
+            self._rng = random.Random(config.seed)
+
+    def draw(self, method: str) -> Decision:
+        """The fate of one request of HTTP ``method`` (drawn in arrival order)."""
+        with self._lock:
+            c = self._config
+            latency_s = c.latency_ms / 1000
+            if c.error_rate and self._rng.random() < c.error_rate:
+                status = self._rng.choice(c.error_statuses)
+                retry_after = c.retry_after_seconds if status in RETRY_AFTER_STATUSES else None
+                return Decision(latency_s, status, retry_after)
+            ambiguous = bool(c.ambiguous_rate) and method in WRITE_METHODS and self._rng.random() < c.ambiguous_rate
+            return Decision(latency_s, ambiguous=ambiguous)
+
+
+@dataclass
+class RequestStats:
+    """Test-only request counts by route template (``"METHOD /path/{param}"``)."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def record(self, template: str) -> None:
+        """Count one request."""
+        self.counts[template] = self.counts.get(template, 0) + 1
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"requests": {template: count}}``."""
+        return {"requests": dict(self.counts)}
+
+    def reset(self) -> None:
+        """Forget every count."""
+        self.counts.clear()
+
+
+def error_status_response(status: int, message: str, *, retry_after: int | None = None) -> JSONResponse:
+    """A JSON error response for an injected status, with ``Retry-After`` when given."""
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    code = STATUS_CODES.get(status, f"HttpError{status}")
+    return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def instrument(route: Route, endpoint: Endpoint, injector: FaultInjector, stats: RequestStats) -> Endpoint:
+    """``endpoint`` with request counting, latency and fault injection around it."""
+    template = route.template
+    method = route.method
+
+    async def instrumented(request: Request) -> Response:
+        stats.record(template)
+        decision = injector.draw(method)
+        if decision.latency_s > 0:
+            await asyncio.sleep(decision.latency_s)
+        if decision.error_status is not None:
+            status = decision.error_status
+            return error_status_response(status, f"injected fault: HTTP {status} (the request was not acted on)",
+                                         retry_after=decision.retry_after)
+        response = await endpoint(request)
+        if decision.ambiguous:
+            return error_status_response(504, "injected fault: gateway timeout (the request may have been acted on)")
+        return response
+
+    instrumented.__name__ = f"instrumented_{route.name}"
+    return instrumented

@@ -1,0 +1,45 @@
+"""Shared fixtures: one real emulator process per test session, and a fresh tenant per test."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from pulumi_imburse import routes
+from pulumi_imburse.auth import hmac_authorization
+from pulumi_imburse.emulator.process import EmulatorProcess
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[EmulatorProcess]:
+    """The ``imburse-emulator`` console script, started once on a free port with a temporary db."""
+    with EmulatorProcess() as emu:
+        yield emu
+
+
+def account_token(emu: EmulatorProcess) -> str:
+    """A bearer token for the emulator's bootstrap account key (one HMAC exchange)."""
+    route = routes.DEFAULT_ROUTES[routes.ACCESS_TOKEN]
+    resp = requests.post(emu.base_url + route.path, timeout=10,
+                         headers={"Authorization": hmac_authorization(emu.public_key, emu.private_key)})
+    resp.raise_for_status()
+    return str(resp.json()["accessToken"])
+
+
+@pytest.fixture
+def tenant(emulator: EmulatorProcess, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """A fresh tenant (the API's Tenant model) in the bootstrap account, deleted after the test."""
+    headers = {"Authorization": f"Bearer {account_token(emulator)}"}
+    create = routes.DEFAULT_ROUTES[routes.CREATE_TENANT]
+    resp = requests.post(emulator.base_url + create.path, json={"name": f"t-{request.node.name}"[:100]},
+                         headers=headers, timeout=10)
+    resp.raise_for_status()
+    data: dict[str, Any] = resp.json()
+    yield data
+    delete = routes.DEFAULT_ROUTES[routes.DELETE_TENANT]
+    with contextlib.suppress(requests.RequestException):
+        requests.delete(emulator.base_url + delete.format(tenantId=data["tenantId"]), headers=headers, timeout=10)

@@ -1,0 +1,1 @@
+"""Tests of the emulator (real HTTP against the real console script)."""
