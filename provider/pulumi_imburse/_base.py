@@ -1,0 +1,136 @@
+"""What the dynamic providers share: run-time configuration, one client per host, small pickles.
+
+The provider host (``python -m pulumi.dynamic``) unpickles each ``__provider`` value once, calls
+``configure()`` with the whole stack config, and caches the object. Our provider objects pickle by
+reference to their class (``__reduce__``), so the ``__provider`` value is a few dozen bytes, the same
+for every resource and every run, and can never carry a credential, a client or a token. The
+credentials are resolved at run time in the host, and one :class:`~pulumi_imburse.client.ImburseClient`
+(and so one bearer token) serves every resource of every Imburse type in that process.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.output import Unknown
+
+from . import config as settings
+from .client import ImburseClient
+from .validation import Problem
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+"""The engine's sentinel for a value not known until apply (``pulumi.runtime.rpc.UNKNOWN``)."""
+
+PROVIDER_KEY = "__provider"
+
+_lock = threading.Lock()
+_config: dict[str, Any] | None = None
+_clients: dict[tuple[str, str | None, str, str | None], ImburseClient] = {}
+
+
+def configure_from_stack(config: Mapping[str, Any]) -> None:
+    """Remember the stack config the engine sent (namespaced keys such as ``imburse:baseUrl``)."""
+    global _config
+    with _lock:
+        _config = {k: v for k, v in config.items() if k.startswith(settings.NAMESPACE + ":")}
+
+
+def shared_client() -> ImburseClient:
+    """The host's client for the configured credentials, built on first use.
+
+    Stack config wins, then ``IMBURSE_*`` environment variables. A missing credential raises
+    :class:`~pulumi_imburse.errors.ConfigurationError` naming the config key and the variable.
+    """
+    creds = settings.resolve(_config or {})
+    public_key, private_key = creds.require()
+    digest = hashlib.sha256(private_key.encode()).hexdigest()
+    key = (creds.base_url, public_key, digest, creds.account_id)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = ImburseClient.from_credentials(creds)
+        return client
+
+
+def is_unknown(value: Any) -> bool:
+    """Whether ``value`` is (or contains) a value the engine does not know yet (preview).
+
+    The host's Check and Diff deserialise with ``keep_unknowns``, so unknowns arrive as
+    ``pulumi.output.Unknown`` objects; the wire sentinel string is accepted too.
+    """
+    if isinstance(value, Unknown):
+        return True
+    if isinstance(value, str):
+        return value == UNKNOWN
+    if isinstance(value, Mapping):
+        return any(is_unknown(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(is_unknown(v) for v in value)
+    return False
+
+
+class ImburseProvider(ResourceProvider):
+    """Base of the Imburse dynamic providers: configuration and pickling, no resource logic."""
+
+    # Decided deliberately: the serialized provider is a reference to this class and nothing else
+    # (see __reduce__), so it holds no secret and need not be encrypted in state. Keeping it plain
+    # keeps `__provider` identical across runs and lets anyone check it holds no credential. If a
+    # subclass ever captured a secret Output, the SDK would still mark it secret.
+    serialize_as_secret_always = False
+
+    def __reduce__(self) -> tuple[type[ImburseProvider], tuple[()]]:
+        # Pickle by reference: dill stores "module.ClassName" only. Nothing configured at run time
+        # (credentials, clients, tokens) can reach the `__provider` value.
+        return (type(self), ())
+
+    def configure(self, req: ConfigureRequest) -> None:
+        """Take the stack config sent by the engine; credentials are resolved on first API call."""
+        values = {s.config_key: req.config.get(s.config_key) for s in settings.SETTINGS}
+        configure_from_stack({k: v for k, v in values.items() if v is not None})
+
+    @property
+    def client(self) -> ImburseClient:
+        """The host-wide shared client."""
+        return shared_client()
+
+
+def failures(problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:
+    """Check failures for ``problems``."""
+    return [pulumi.dynamic.CheckFailure(p.property, p.reason) for p in problems]
+
+
+def strip_provider(props: Mapping[str, Any]) -> dict[str, Any]:
+    """``props`` without the dynamic provider's own ``__provider`` entry."""
+    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+def split_args(args_cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """Accept ``(name, Args, opts)`` and ``(name, opts=..., **fields)``, as Pulumi's SDKs do."""
+    if args and isinstance(args[0], args_cls):
+        opts = args[1] if len(args) > 1 else kwargs.pop("opts", None)
+        if kwargs:
+            raise TypeError(f"unexpected arguments with {args_cls.__name__}: {', '.join(sorted(kwargs))}")
+        return args[0], opts
+    if "args" in kwargs and isinstance(kwargs["args"], args_cls):
+        args_obj = kwargs.pop("args")
+        return args_obj, kwargs.pop("opts", args[0] if args else None)
+    opts = args[0] if args else kwargs.pop("opts", None)
+    return args_cls(**kwargs), opts
+
+
+def with_secret_outputs(opts: pulumi.ResourceOptions | None, names: Sequence[str]) -> pulumi.ResourceOptions:
+    """``opts`` with ``names`` merged into ``additional_secret_outputs`` (the user's entries are kept)."""
+    # Returning a secret from a dynamic provider does not survive the host (it answers
+    # acceptSecrets=False), so the engine must be told by name which outputs are secret.
+    # (ResourceOptions.merge would concatenate the lists and repeat the user's entries.)
+    opts = copy.copy(opts) if opts is not None else pulumi.ResourceOptions()
+    merged = list(opts.additional_secret_outputs or [])
+    merged += [n for n in names if n not in merged]
+    opts.additional_secret_outputs = merged
+    return opts

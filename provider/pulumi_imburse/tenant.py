@@ -1,0 +1,183 @@
+"""``Tenant``: an Imburse tenant (a company, department or organisation inside the account).
+
+Every input changes in place; nothing forces a replacement. Deleting a tenant deletes it in
+Imburse together with all its keys, so ``protect=True`` is wise for tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, overload
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from ._base import ImburseProvider, failures, is_unknown, split_args, strip_provider
+from .errors import NotFoundError
+from .models import ADDRESS_FIELDS
+from .models import Tenant as TenantModel
+from .validation import check_address, check_name, check_unknown
+
+TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
+
+INPUTS: Final = ("name", "address")
+OUTPUTS: Final = (*INPUTS, "tenantId", "accountId")
+
+_PY_NAMES: Final = {
+    "tenantId": "tenant_id",
+    "accountId": "account_id",
+    "streetAddress": "street_address",
+    "extendedStreetAddress": "extended_street_address",
+    "postCode": "post_code",
+}
+_WIRE_NAMES: Final = {v: k for k, v in _PY_NAMES.items()}
+
+
+class TenantAddressArgs:
+    """A tenant's postal address. Every field is optional free text."""
+
+    def __init__(
+        self,
+        street_address: pulumi.Input[str] | None = None,
+        extended_street_address: pulumi.Input[str] | None = None,
+        locality: pulumi.Input[str] | None = None,
+        region: pulumi.Input[str] | None = None,
+        post_code: pulumi.Input[str] | None = None,
+        country: pulumi.Input[str] | None = None,
+    ) -> None:
+        self.street_address = street_address
+        self.extended_street_address = extended_street_address
+        self.locality = locality
+        self.region = region
+        self.post_code = post_code
+        self.country = country
+
+    def to_wire(self) -> dict[str, pulumi.Input[str]]:
+        """The API's camelCase form, without unset fields."""
+        values = (self.street_address, self.extended_street_address, self.locality, self.region,
+                  self.post_code, self.country)
+        return {k: v for k, v in zip(ADDRESS_FIELDS, values, strict=True) if v is not None}
+
+
+class TenantArgs:
+    """The inputs of a :class:`Tenant`."""
+
+    def __init__(
+        self,
+        name: pulumi.Input[str],
+        address: TenantAddressArgs | pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+    ) -> None:
+        """
+        :param name: the tenant's name. Changes in place.
+        :param address: a :class:`TenantAddressArgs`, or a mapping with the API's camelCase
+            (``streetAddress``) or snake_case (``street_address``) keys. Changes in place.
+        """
+        self.name = name
+        self.address = address
+
+
+class Tenant(Resource, module="imburse", name="Tenant"):
+    """An Imburse tenant. The resource id is the tenant id.
+
+    Nothing forces a replacement. Deleting the resource deletes the tenant and every key in it:
+    declare tenants with ``opts=pulumi.ResourceOptions(protect=True)``.
+    """
+
+    name: pulumi.Output[str]
+    """The tenant's name."""
+    address: pulumi.Output[dict[str, str]]
+    """The tenant's address (keys ``street_address``, ``extended_street_address``, ``locality``,
+    ``region``, ``post_code``, ``country``)."""
+    tenant_id: pulumi.Output[str]
+    """The tenant's id (a GUID)."""
+    account_id: pulumi.Output[str]
+    """The account that holds the tenant."""
+
+    @overload
+    def __init__(self, resource_name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        name: pulumi.Input[str],
+        address: TenantAddressArgs | pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+    ) -> None:
+        ...
+
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        args_obj, opts = split_args(TenantArgs, args, kwargs)
+        address = args_obj.address
+        if isinstance(address, TenantAddressArgs):
+            address = address.to_wire()
+        # Keys are the Python names; translate_input_property gives the engine the wire names
+        # (nested address keys included, so snake_case and camelCase address keys both work).
+        props: dict[str, Any] = {"name": args_obj.name, "address": address, "tenant_id": None, "account_id": None}
+        super().__init__(TenantProvider(), resource_name, props, opts)
+
+    def translate_output_property(self, prop: str) -> str:
+        return _PY_NAMES.get(prop, prop)
+
+    def translate_input_property(self, prop: str) -> str:
+        return _WIRE_NAMES.get(prop, prop)
+
+
+def _full_address(address: Any) -> dict[str, str]:
+    address = address if isinstance(address, Mapping) else {}
+    return {k: str(address.get(k) or "") for k in ADDRESS_FIELDS}
+
+
+class TenantProvider(ImburseProvider):
+    """The dynamic provider behind :class:`Tenant`. Check and Diff make no API calls."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs = strip_provider(news)
+        for out in OUTPUTS:
+            if out not in INPUTS and inputs.get(out) is None:
+                inputs.pop(out, None)
+        problems = check_unknown(inputs, INPUTS)
+        if not is_unknown(inputs.get("name")):
+            problems += check_name("name", inputs.get("name"), required=True)
+        if not is_unknown(inputs.get("address")):
+            problems += check_address("address", inputs.get("address"))
+            if not problems:
+                inputs["address"] = _full_address(inputs.get("address"))
+        return CheckResult(inputs, failures(problems))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [
+            k for k in INPUTS
+            if is_unknown(news.get(k))
+            or (_full_address(olds.get(k)) if k == "address" else olds.get(k))
+            != (_full_address(news.get(k)) if k == "address" else news.get(k))
+        ]
+        return DiffResult(changes=bool(changed), replaces=[])
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        tenant = self.client.create_tenant(str(props["name"]), _full_address(props.get("address")))
+        return CreateResult(tenant.tenant_id, _outputs(tenant))
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        try:
+            tenant = self.client.get_tenant(id_)
+        except NotFoundError:
+            return ReadResult("", {})  # gone from the service: the engine drops the resource
+        return ReadResult(id_, _outputs(tenant))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        tenant = self.client.update_tenant(id_, str(news["name"]), _full_address(news.get("address")))
+        return UpdateResult(_outputs(tenant))
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        try:
+            self.client.delete_tenant(id_)
+        except NotFoundError:
+            pass  # already deleted: the goal is met
+
+
+def _outputs(tenant: TenantModel) -> dict[str, Any]:
+    return {"name": tenant.name, "address": tenant.address.to_api(), "tenantId": tenant.tenant_id,
+            "accountId": tenant.account_id}

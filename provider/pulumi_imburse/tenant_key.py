@@ -1,0 +1,381 @@
+"""``TenantKey``: an Imburse tenant API key managed by Pulumi.
+
+Replacement (a new key, then the old one revoked) is forced by a change of ``tenantId`` or
+``keepers``, or by ``rotationDays`` running out. ``name`` and ``roles`` change in place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, overload
+
+import pulumi
+from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
+
+from ._base import UNKNOWN, ImburseProvider, failures, is_unknown, split_args, strip_provider, with_secret_outputs
+from .errors import NotFoundError, OutcomeUnknownError
+from .models import ApiKey
+from .roles import normalize_roles
+from .validation import Problem, check_guid, check_name, check_tenant_roles, check_unknown
+
+log = logging.getLogger(__name__)
+
+TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:TenantKey"
+
+INPUTS: Final = ("tenantId", "roles", "name", "namePrefix", "keepers", "rotationDays")
+OUTPUTS: Final = (*INPUTS, "accountId", "publicKey", "privateKey", "createdAt")
+REPLACE_ON: Final = ("tenantId", "keepers")
+SECRET_OUTPUTS: Final = ("privateKey",)
+
+_PY_NAMES: Final = {
+    "tenantId": "tenant_id",
+    "namePrefix": "name_prefix",
+    "rotationDays": "rotation_days",
+    "accountId": "account_id",
+    "publicKey": "public_key",
+    "privateKey": "private_key",
+    "createdAt": "created_at",
+}
+_WIRE_NAMES: Final = {v: k for k, v in _PY_NAMES.items()}
+
+AUTONAME_SUFFIX_BYTES: Final = 4
+RECONCILE_ATTEMPTS: Final = 3
+RECONCILE_WINDOW_SECONDS: Final = 600.0
+"""An explicitly named key created this recently by the service may be the outcome of our request."""
+
+
+class TenantKeyArgs:
+    """The inputs of a :class:`TenantKey`."""
+
+    def __init__(
+        self,
+        tenant_id: pulumi.Input[str],
+        roles: pulumi.Input[Sequence[pulumi.Input[str]]],
+        name: pulumi.Input[str] | None = None,
+        keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        rotation_days: pulumi.Input[int] | None = None,
+    ) -> None:
+        """
+        :param tenant_id: the tenant that owns the key (a GUID). Changing it replaces the key.
+        :param roles: the key's tenant roles; order and duplicates do not matter. Changes in place.
+        :param name: the key's name; default: the resource name plus a random suffix. Changes in place.
+        :param keepers: arbitrary strings; any change replaces (rotates) the key.
+        :param rotation_days: once the key is this many days old, the next update replaces it.
+        """
+        self.tenant_id = tenant_id
+        self.roles = roles
+        self.name = name
+        self.keepers = keepers
+        self.rotation_days = rotation_days
+
+
+class TenantKey(Resource, module="imburse", name="TenantKey"):
+    """An Imburse tenant API key (a ``publicKey``/``privateKey`` pair with roles).
+
+    ``private_key`` is always a secret output: it is shown once by the service, kept encrypted in
+    state, and never printed. Replacement is create-before-delete unless ``delete_before_replace``
+    is set, so a rotation never leaves dependents without a working key.
+
+    Both forms work::
+
+        TenantKey("ci", TenantKeyArgs(tenant_id=tid, roles=["tenant-app-read"]))
+        TenantKey("ci", tenant_id=tid, roles=["tenant-app-read"], opts=pulumi.ResourceOptions(...))
+
+    The resource id is ``{tenantId}/{publicKey}``; import an existing key with
+    ``ResourceOptions(import_="<tenantId>/<publicKey>")`` (its private key cannot be recovered).
+    """
+
+    tenant_id: pulumi.Output[str]
+    """The owning tenant's id."""
+    roles: pulumi.Output[list[str]]
+    """The key's roles, sorted."""
+    name: pulumi.Output[str]
+    """The key's name (generated from the resource name when not given)."""
+    name_prefix: pulumi.Output[str]
+    """The prefix of a generated name (the resource name)."""
+    keepers: pulumi.Output[dict[str, str] | None]
+    """Values whose change rotates the key."""
+    rotation_days: pulumi.Output[int | None]
+    """Maximum age in days before the next update rotates the key."""
+    account_id: pulumi.Output[str]
+    """The account that owns the tenant."""
+    public_key: pulumi.Output[str]
+    """The key's public key."""
+    private_key: pulumi.Output[str]
+    """The key's private key (secret). Empty for an imported key, whose private key is unknowable."""
+    created_at: pulumi.Output[str]
+    """When the key was created (ISO 8601, UTC)."""
+
+    @overload
+    def __init__(self, resource_name: str, args: TenantKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        ...
+
+    @overload
+    def __init__(
+        self,
+        resource_name: str,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        tenant_id: pulumi.Input[str],
+        roles: pulumi.Input[Sequence[pulumi.Input[str]]],
+        name: pulumi.Input[str] | None = None,
+        keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        rotation_days: pulumi.Input[int] | None = None,
+    ) -> None:
+        ...
+
+    def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        args_obj, opts = split_args(TenantKeyArgs, args, kwargs)
+        # Keys are the Python names; translate_input_property gives the engine the wire names.
+        props: dict[str, Any] = {
+            "tenant_id": args_obj.tenant_id,
+            "roles": args_obj.roles,
+            "name": args_obj.name,
+            "name_prefix": resource_name,
+            "keepers": args_obj.keepers,
+            "rotation_days": args_obj.rotation_days,
+        }
+        for out in OUTPUTS:
+            props.setdefault(_PY_NAMES.get(out, out), None)
+        super().__init__(TenantKeyProvider(), resource_name, props, with_secret_outputs(opts, SECRET_OUTPUTS))
+
+    def translate_output_property(self, prop: str) -> str:
+        return _PY_NAMES.get(prop, prop)
+
+    def translate_input_property(self, prop: str) -> str:
+        return _WIRE_NAMES.get(prop, prop)
+
+
+class TenantKeyProvider(ImburseProvider):
+    """The dynamic provider behind :class:`TenantKey`. Check and Diff make no API calls."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        inputs = strip_provider(news)
+        # Outputs declared by the resource class arrive as absent/None inputs; they are not inputs.
+        for out in OUTPUTS:
+            if out not in INPUTS and inputs.get(out) is None:
+                inputs.pop(out, None)
+        problems = check_unknown(inputs, INPUTS)
+        problems += _check_known("tenantId", inputs.get("tenantId"), check_guid)
+        problems += _check_known("roles", inputs.get("roles"), check_tenant_roles)
+        problems += _check_known("name", inputs.get("name"), check_name)
+        problems += _check_known("namePrefix", inputs.get("namePrefix"), check_name)
+        problems += _check_rotation_days(inputs.get("rotationDays"))
+        problems += _check_keepers(inputs.get("keepers"))
+        if not problems:
+            if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
+                inputs["roles"] = normalize_roles(inputs["roles"])
+            if inputs.get("name") is None:
+                inputs.pop("name", None)
+                inputs["name"] = _autoname(_olds, inputs)
+            for k in ("keepers", "rotationDays"):
+                if inputs.get(k) is None:
+                    inputs.pop(k, None)
+        return CheckResult(inputs, failures(problems))
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
+        replaces = [k for k in REPLACE_ON if _changed(olds.get(k), news.get(k))]
+        if "rotationDays" not in replaces and _rotation_due(olds.get("createdAt"), news.get("rotationDays")):
+            replaces.append("rotationDays")
+        updates = [
+            k for k in ("name", "rotationDays")
+            if _changed(olds.get(k), news.get(k))
+        ]
+        if _changed(_roles_key(olds.get("roles")), _roles_key(news.get("roles"))):
+            updates.append("roles")
+        # Replacement order is left to the engine: create-before-delete unless the resource
+        # option delete_before_replace is set.
+        return DiffResult(changes=bool(replaces or updates), replaces=replaces)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        tenant_id = str(props["tenantId"])
+        roles = list(props["roles"])
+        name = str(props["name"])
+        key = self._create_reconciled(tenant_id, roles, name, autonamed=_is_autoname(props))
+        return CreateResult(f"{tenant_id}/{key.public_key}", _outputs(props, key, key.private_key or ""))
+
+    def _create_reconciled(self, tenant_id: str, roles: list[str], name: str, *, autonamed: bool) -> ApiKey:
+        """Create a key; if the outcome is unknown, revoke whatever that attempt made and try again.
+
+        An auto-generated name is unique, so every key carrying it is ours. For an explicit name only
+        keys the service created within the last ``RECONCILE_WINDOW_SECONDS`` are taken as ours.
+        """
+        client = self.client
+        last: OutcomeUnknownError | None = None
+        for _attempt in range(RECONCILE_ATTEMPTS):
+            started = time.time()
+            try:
+                return client.create_key(tenant_id, roles, name)
+            except OutcomeUnknownError as exc:
+                last = exc
+                log.info("create of key %r: outcome unknown (%s); reconciling", name, exc.status)
+            for orphan in client.list_keys(tenant_id):
+                if orphan.name == name and (autonamed or _created_since(orphan, started - RECONCILE_WINDOW_SECONDS)):
+                    try:
+                        client.delete_key(tenant_id, orphan.public_key)
+                    except NotFoundError:
+                        pass
+        assert last is not None
+        raise last
+
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        tenant_id, public_key = _parse_id(id_)
+        try:
+            key = self.client.get_key(tenant_id, public_key)
+        except NotFoundError:
+            return ReadResult("", {})  # gone from the service: the engine drops the resource
+        prior = strip_provider(props)
+        private_key = prior.get("privateKey")
+        if not private_key:
+            # An import (or a key whose secret was never known): say so once, clearly.
+            pulumi.log.warn(
+                f"TenantKey {id_}: the private key of an existing key cannot be read from Imburse; "
+                "the private_key output of an imported key stays empty. Rotate it (change keepers) "
+                "to get a key whose private key Pulumi knows."
+            )
+            private_key = ""
+        outs = _outputs(prior, key, private_key)
+        if not prior.get("createdAt") and key.created_at:
+            outs["createdAt"] = key.created_at
+        return ReadResult(id_, outs)
+
+    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        tenant_id, public_key = _parse_id(id_)
+        if _changed(olds.get("name"), news.get("name")) or _changed(
+            _roles_key(olds.get("roles")), _roles_key(news.get("roles"))
+        ):
+            key = self.client.update_key(tenant_id, public_key, list(news["roles"]), str(news["name"]))
+        else:
+            key = ApiKey(
+                account_id=str(olds.get("accountId") or ""),
+                tenant_id=tenant_id,
+                name=str(olds.get("name") or ""),
+                public_key=public_key,
+                roles=tuple(olds.get("roles") or ()),
+                created_at=olds.get("createdAt"),
+            )
+        outs = _outputs(news, key, str(olds.get("privateKey") or ""))
+        outs["createdAt"] = olds.get("createdAt") or outs["createdAt"]
+        return UpdateResult(outs)
+
+    def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        tenant_id, public_key = _parse_id(id_)
+        try:
+            self.client.delete_key(tenant_id, public_key)
+        except NotFoundError:
+            pass  # already revoked: the goal is met
+
+
+# ------------------------------------------------------------------ helpers
+
+def _check_known(prop: str, value: Any, rule: Callable[[str, Any], list[Problem]]) -> list[Problem]:
+    """Apply ``rule`` unless the value is not known yet (preview): the engine checks again at apply."""
+    return [] if is_unknown(value) else rule(prop, value)
+
+
+def _check_rotation_days(value: Any) -> list[Problem]:
+    if value is None or is_unknown(value):
+        return []
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value <= 0:
+        return [Problem("rotationDays", f"rotationDays must be a positive whole number of days, got {value!r}")]
+    return []
+
+
+def _check_keepers(value: Any) -> list[Problem]:
+    if value is None or is_unknown(value):
+        return []
+    if not isinstance(value, Mapping):
+        return [Problem("keepers", f"keepers must be a map of strings, got {type(value).__name__}")]
+    return [
+        Problem("keepers", f"keepers[{k!r}] must be a string, got {type(v).__name__}")
+        for k, v in value.items()
+        if not isinstance(v, str)
+    ]
+
+
+def _autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str:
+    """Pulumi-style auto-naming: keep the prior generated name, or make ``<resource name>-<random>``.
+
+    On a replacement the engine calls Check again without olds, so the new key gets a new name.
+    """
+    prefix = news.get("namePrefix")
+    old_name = olds.get("name")
+    if isinstance(old_name, str) and isinstance(prefix, str) and _is_autoname({"name": old_name, "namePrefix": prefix}):
+        return old_name
+    if is_unknown(prefix) or not isinstance(prefix, str):
+        return UNKNOWN
+    return f"{prefix}-{secrets.token_hex(AUTONAME_SUFFIX_BYTES)}"
+
+
+def _is_autoname(props: Mapping[str, Any]) -> bool:
+    name, prefix = props.get("name"), props.get("namePrefix")
+    if not isinstance(name, str) or not isinstance(prefix, str) or not name.startswith(prefix + "-"):
+        return False
+    suffix = name[len(prefix) + 1:]
+    return len(suffix) == 2 * AUTONAME_SUFFIX_BYTES and all(c in "0123456789abcdef" for c in suffix)
+
+
+def _changed(old: Any, new: Any) -> bool:
+    if is_unknown(new):
+        return True
+    return (old or None) != (new or None)
+
+
+def _roles_key(roles: Any) -> Any:
+    if isinstance(roles, (list, tuple)) and not is_unknown(roles):
+        return normalize_roles(list(roles))
+    return roles
+
+
+def _rotation_due(created_at: Any, rotation_days: Any) -> bool:
+    if not created_at or rotation_days is None or is_unknown(rotation_days):
+        return False
+    try:
+        created = dt.datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return dt.datetime.now(dt.timezone.utc) >= created + dt.timedelta(days=float(rotation_days))
+
+
+def _created_since(key: ApiKey, since: float) -> bool:
+    if not key.created_at:
+        return True
+    try:
+        created = dt.datetime.fromisoformat(key.created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.timezone.utc)
+    return created.timestamp() >= since
+
+
+def _now_iso() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _outputs(inputs: Mapping[str, Any], key: ApiKey, private_key: str) -> dict[str, Any]:
+    outs = {k: v for k, v in inputs.items() if k in INPUTS and v is not None}
+    outs.update(
+        tenantId=key.tenant_id or inputs.get("tenantId"),
+        name=key.name,
+        roles=normalize_roles(list(key.roles)),
+        accountId=key.account_id,
+        publicKey=key.public_key,
+        privateKey=private_key,
+        createdAt=key.created_at or inputs.get("createdAt") or _now_iso(),
+    )
+    return outs
+
+
+def _parse_id(id_: str) -> tuple[str, str]:
+    tenant_id, sep, public_key = id_.partition("/")
+    if not sep or not tenant_id or not public_key:
+        raise ValueError(f"a TenantKey id has the form <tenantId>/<publicKey>, got {id_!r}")
+    return tenant_id, public_key
