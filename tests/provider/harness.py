@@ -1,0 +1,94 @@
+"""Helpers for driving the real provider host (``python -m pulumi.dynamic``) over gRPC.
+
+Properties are produced by the SDK itself: a real ``TenantKey``/``Tenant`` declaration is registered
+under the SDK's mocks, and the ``RegisterResourceRequest`` it sends is what the host receives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.output import Unknown
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+
+from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.testing.host import ProviderHost
+
+PROJECT = "provider-tests"
+STACK = "test"
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return f"{args.name}-id", {}  # only the inputs the SDK sent matter here
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _Recorder(MockMonitor):
+    def __init__(self) -> None:
+        super().__init__(_Mocks())
+        self.requests: list[Any] = []
+
+    def RegisterResource(self, request: Any) -> Any:
+        self.requests.append(request)
+        return super().RegisterResource(request)
+
+
+def sdk_inputs(build: Callable[[], pulumi.CustomResource], *, preview: bool = False) -> dict[str, Any]:
+    """The wire properties the SDK sends for the resource ``build()`` declares (``__provider`` included).
+
+    With ``preview=True`` inputs that depend on other resources' outputs arrive as unknowns.
+    """
+    recorder = _Recorder()
+    pulumi.runtime.set_mocks(_Mocks(), preview=preview, monitor=recorder)
+
+    @pulumi.runtime.test
+    def declare() -> pulumi.Output[Any]:
+        return build().urn
+
+    declare()
+    request = recorder.requests[-1]
+    props = rpc.deserialize_properties(request.object, keep_unknowns=True)
+    return {k: _wire(rpc.unwrap_rpc_secret(v)) for k, v in props.items()}
+
+
+def _wire(value: Any) -> Any:
+    """Unknowns as the engine puts them on the wire to a provider: the UNKNOWN sentinel string."""
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_wire(v) for v in value]
+    return value
+
+
+def urn(type_name: str, name: str) -> str:
+    return f"urn:pulumi:{STACK}::{PROJECT}::pulumi-python:dynamic/imburse:{type_name}::{name}"
+
+
+def clean_env() -> dict[str, str]:
+    """This process's environment without any IMBURSE_* variable."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("IMBURSE_")}
+
+
+def stack_config(emu: EmulatorProcess) -> dict[str, Any]:
+    return {"imburse:baseUrl": emu.base_url, "imburse:publicKey": emu.public_key,
+            "imburse:privateKey": emu.private_key, "imburse:accountId": emu.account_id}
+
+
+def start_host(tmp_path: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> ProviderHost:
+    return ProviderHost(cwd=tmp_path, env=env if env is not None else clean_env(), config=config,
+                        project=PROJECT, stack=STACK)
+
+
+def api_requests(emu: EmulatorProcess) -> int:
+    """Every API request the emulator has received so far."""
+    return sum(emu.stats()["requests"].values())
