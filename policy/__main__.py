@@ -1,0 +1,529 @@
+"""imburse-guardrails: least-privilege guardrails for Imburse tenants and tenant API keys.
+
+A Pulumi CrossGuard policy pack. Run it with ``pulumi preview --policy-pack policy`` (or ``up``).
+
+How the engine runs this file (Pulumi >= 3.221, ``sdk/python/cmd/pulumi-language-python`` RunPlugin
+for plugin kind "analyzer"; before that the ``pulumi-analyzer-policy-python`` shim did the same):
+``<python> -u -m pulumi.policy <engine address> <this directory>`` with the working directory set
+to this directory and ``PULUMI_PROJECT``/``PULUMI_STACK``/``PULUMI_DRY_RUN``/``PULUMI_CONFIG`` in the
+environment. ``pulumi.policy`` runs this file; ``PolicyPack(...)`` below starts the gRPC analyzer
+server, prints its port on stdout and serves until interrupted.
+
+Resource policies see a resource's *inputs* (after the provider's Check); stack policies see every
+resource's *outputs* at the end of the run, including the root ``pulumi:pulumi:Stack`` resource
+whose outputs are the stack's exports (engine: ``stepGenerator.AnalyzeResources``). The engine
+marshals both with ``KeepUnknowns``, ``KeepSecrets`` and ``SkipInternalKeys`` (``__provider`` is never
+sent). During preview an unknown value arrives as a sentinel string; reading it through
+``args.props`` raises ``UnknownValueError``, which the SDK turns into an advisory "can't run policy
+during preview" note. The policies below read only what their verdict needs, so an unknown
+``tenantId`` (a tenant created in the same run) never stops a key policy.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pulumi_policy.policy
+from pulumi_policy import (
+    EnforcementLevel,
+    Policy,
+    PolicyConfigSchema,
+    PolicyPack,
+    PolicyResource,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.deserialize import SPECIAL_SECRET_SIG, SPECIAL_SIG_KEY
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
+
+from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
+from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
+from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
+from pulumi_imburse.validation import check_tenant_roles
+
+PACK_NAME: Final = "imburse-guardrails"
+STACK_TYPE: Final = "pulumi:pulumi:Stack"
+"""The root stack resource; its outputs are the stack's exports."""
+
+DEFAULT_MAX_ROLES: Final = 4
+DEFAULT_MAX_ROTATION_DAYS: Final = 90
+DEFAULT_MAX_KEYS_PER_TENANT: Final = 10
+DEFAULT_PRIVATE_KEY_NAMES: Final = ("privateKey",)
+MIN_PRIVATE_KEY_LENGTH: Final = 16
+"""Shorter strings are never treated as a private key when looking for one inside an output."""
+
+_UNKNOWNS: Final = frozenset({
+    UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE,
+})
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading values that may be unknown during preview
+# --------------------------------------------------------------------------------------------------
+
+def _get(props: Mapping[str, Any], key: str) -> tuple[Any, UnknownValueError | None]:
+    """``(value, None)``, or ``(None, error)`` when the value is unknown (preview)."""
+    try:
+        return props.get(key), None
+    except UnknownValueError as e:
+        return None, e
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def _known_items(seq: Sequence[Any]) -> tuple[list[Any], UnknownValueError | None]:
+    """The known elements of ``seq`` and the error of its first unknown element, if any."""
+    items: list[Any] = []
+    unknown: UnknownValueError | None = None
+    for i in range(len(seq)):
+        try:
+            items.append(seq[i])
+        except UnknownValueError as e:
+            unknown = unknown or e
+    return items, unknown
+
+
+def _roles(props: Mapping[str, Any]) -> tuple[Any, list[Any], UnknownValueError | None]:
+    """``(raw roles, known roles, unknown error)``; raises when the whole list is unknown."""
+    raw, unknown = _get(props, "roles")
+    if unknown is not None:
+        raise unknown
+    if not _is_list(raw):
+        return raw, [], None
+    known, unknown = _known_items(raw)
+    return raw, known, unknown
+
+
+def _config_int(config: Mapping[str, Any], key: str, default: int) -> int:
+    # The engine sends policy config as a protobuf Struct, so integers arrive as floats (4.0).
+    value = config.get(key, default)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def _config_strings(config: Mapping[str, Any], key: str, default: Sequence[str] = ()) -> list[str]:
+    value = config.get(key, list(default))
+    return [str(v) for v in value] if _is_list(value) else list(default)
+
+
+def _key_label(args: ResourceValidationArgs) -> str:
+    name, _ = _get(args.props, "name")
+    if isinstance(name, str) and name and name != args.name:
+        return f"TenantKey {args.name!r} (key name {name!r})"
+    return f"TenantKey {args.name!r}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Resource policies on TenantKey (inputs)
+# --------------------------------------------------------------------------------------------------
+
+def _no_tenant_admin(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != TENANT_KEY_TYPE:
+        return
+    _raw, known, unknown = _roles(args.props)
+    if not any(LEGACY_ROLE_CODES.get(r, r) == TENANT_ADMIN for r in known if isinstance(r, str)):
+        if unknown is not None:
+            raise unknown
+        return
+    allowed = set(_config_strings(args.get_config(), "allowedKeys"))
+    if args.name in allowed or args.urn in allowed:
+        return
+    name, name_unknown = _get(args.props, "name")
+    if isinstance(name, str) and name in allowed:
+        return
+    if name_unknown is not None and allowed:
+        raise name_unknown  # the allowlist may name this key once its name is known
+    entry = name if isinstance(name, str) and name else args.name
+    report_violation(
+        f"{_key_label(args)} has the role {TENANT_ADMIN!r}, which lets whoever holds the key manage "
+        f"the tenant and mint more keys. Grant only the roles the key needs instead; if self-service "
+        f"is deliberate, add the key's name ({entry!r}) or its URN to allowedKeys in the policy config "
+        f"of tenant-key-no-tenant-admin.",
+        None,
+    )
+
+
+def _known_roles(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != TENANT_KEY_TYPE:
+        return
+    raw, known, unknown = _roles(args.props)
+    value = known if _is_list(raw) else raw
+    if unknown is not None and not known:
+        raise unknown  # an all-unknown list may well be valid once known
+    problems = [p.reason for p in check_tenant_roles("roles", value)]
+    allowed = _config_strings(args.get_config(), "allowedRoles", TENANT_ROLES)
+    for role in known:
+        if isinstance(role, str) and role in LEGACY_ROLE_CODES:
+            problems.append(f"{role!r} is a legacy role code: write {LEGACY_ROLE_CODES[role]!r} instead")
+        elif isinstance(role, str) and role in TENANT_ROLES and role not in allowed:
+            problems.append(f"{role!r} is not allowed in this stack (allowedRoles: {', '.join(allowed)})")
+    if problems:
+        report_violation(
+            f"{_key_label(args)} has invalid roles: " + "; ".join(problems)
+            + ". Fix: list at least one role, each one of the tenant roles named above.",
+            None,
+        )
+    elif unknown is not None:
+        raise unknown
+
+
+def _max_roles(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != TENANT_KEY_TYPE:
+        return
+    raw, known, unknown = _roles(args.props)
+    if not _is_list(raw):
+        return  # tenant-key-known-roles reports a malformed list
+    limit = _config_int(args.get_config(), "maxRoles", DEFAULT_MAX_ROLES)
+    distinct = sorted({r for r in known if isinstance(r, str)})
+    if len(distinct) > limit:
+        report_violation(
+            f"{_key_label(args)} has {len(distinct)} roles ({', '.join(distinct)}), more than maxRoles "
+            f"{limit}. A broad key should be a visible choice: split it into narrower keys, one per "
+            f"job, or raise maxRoles in the policy config of tenant-key-max-roles.",
+            None,
+        )
+    elif unknown is not None and len(raw) > limit:
+        raise unknown
+
+
+def _rotation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != TENANT_KEY_TYPE:
+        return
+    keepers, keepers_unknown = _get(args.props, "keepers")
+    if isinstance(keepers, Mapping) and len(keepers) > 0:
+        return
+    limit = _config_int(args.get_config(), "maxRotationDays", DEFAULT_MAX_ROTATION_DAYS)
+    days, days_unknown = _get(args.props, "rotationDays")
+    if isinstance(days, (int, float)) and not isinstance(days, bool):
+        if days <= limit:
+            return
+        if keepers_unknown is not None:
+            raise keepers_unknown
+        report_violation(
+            f"{_key_label(args)} rotates every {days:g} days, more than maxRotationDays {limit}. "
+            f"Set rotationDays: {limit} (or less), or add keepers that change whenever the key must "
+            f"rotate.",
+            None,
+        )
+        return
+    for unknown in (days_unknown, keepers_unknown):
+        if unknown is not None:
+            raise unknown
+    report_violation(
+        f"{_key_label(args)} never rotates. Add rotationDays: {limit} (or less), or keepers "
+        f"(e.g. {{\"rotatedOn\": \"2025-01\"}}) that you change when the key must rotate.",
+        None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Stack policies (outputs of every resource, at the end of the run)
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Secret:
+    """A value the engine sent as a secret (``{sig: SecretSig, value: ...}``)."""
+
+    value: Any
+
+
+class _Unknown:
+    """A value the engine does not know yet (preview)."""
+
+
+_UNKNOWN: Final = _Unknown()
+
+_capture = threading.local()
+
+
+def _from_proto(value: Any) -> Any:
+    """A protobuf ``Struct``/``ListValue``/``Value`` as plain Python (what ``MessageToDict`` gives)."""
+    if hasattr(value, "fields"):  # Struct
+        return {k: _from_proto(v) for k, v in value.fields.items()}
+    if hasattr(value, "values"):  # ListValue
+        return [_from_proto(v) for v in value.values]
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return _from_proto(value.struct_value)
+    if kind == "list_value":
+        return _from_proto(value.list_value)
+    return None if kind in (None, "null_value") else getattr(value, kind)
+
+
+def _secret_aware(value: Any) -> Any:
+    """A JSON value from the wire with secrets as :class:`_Secret` and unknowns as ``_UNKNOWN``."""
+    if isinstance(value, str):
+        return _UNKNOWN if value in _UNKNOWNS else value
+    if isinstance(value, list):
+        return [_secret_aware(v) for v in value]
+    if isinstance(value, dict):
+        if value.get(SPECIAL_SIG_KEY) == SPECIAL_SECRET_SIG:
+            return _Secret(_secret_aware(value.get("value")))
+        return {k: _secret_aware(v) for k, v in value.items()}
+    return value
+
+
+def _install_secret_view() -> None:
+    """Keep a secret-aware copy of each AnalyzeStack request for the stack policies.
+
+    The policy SDK unwraps secrets before a policy sees ``args.resources`` (pulumi-policy issue
+    #241: a policy cannot tell whether a value is secret), yet the engine does send them as secrets.
+    ``no-plaintext-private-key-output`` needs that distinction, so this wraps the SDK's gRPC
+    ``AnalyzeStack`` handler to record, per URN, the properties exactly as the engine sent them.
+    It must run before ``PolicyPack(...)`` registers the servicer.
+    """
+    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
+    original = getattr(servicer, "AnalyzeStack", None)
+    if servicer is None or original is None:
+        raise RuntimeError(
+            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.AnalyzeStack; "
+            "install the version range in policy/requirements.txt"
+        )
+    if getattr(original, "_imburse_secret_view", False):
+        return
+
+    @functools.wraps(original)
+    def analyze_stack(self: Any, request: Any, context: Any) -> Any:
+        _capture.views = {
+            r.urn: _secret_aware(_from_proto(r.properties)) for r in request.resources
+        }
+        try:
+            return original(self, request, context)
+        finally:
+            _capture.views = None
+
+    setattr(analyze_stack, "_imburse_secret_view", True)  # noqa: B010
+    servicer.AnalyzeStack = analyze_stack
+
+
+def _normalize_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _leaves(value: Any, path: str = "", keys: tuple[str, ...] = ()) -> Iterator[tuple[str, tuple[str, ...], Any]]:
+    """``(path, keys on the path, value)`` for each value not inside a secret (secrets are fine)."""
+    if isinstance(value, (_Secret, _Unknown)):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, f"{path}.{k}" if path else k, (*keys, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, f"{path}[{i}]", keys)
+    else:
+        yield path, keys, value
+
+
+def _no_plaintext_private_key(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    views: dict[str, Any] | None = getattr(_capture, "views", None)
+    if views is None:
+        raise RuntimeError(f"{PACK_NAME}: the secret-aware view of AnalyzeStack is missing")
+    names = {_normalize_name(n) for n in _config_strings(args.get_config(), "privateKeyNames",
+                                                          DEFAULT_PRIVATE_KEY_NAMES)}
+    names.discard("")
+    private_keys: dict[str, str] = {}
+    for r in args.resources:
+        if r.resource_type == TENANT_KEY_TYPE:
+            value = views.get(r.urn, {}).get("privateKey")
+            value = value.value if isinstance(value, _Secret) else value
+            if isinstance(value, str) and len(value) >= MIN_PRIVATE_KEY_LENGTH:
+                private_keys[value] = r.urn
+    for stack in (r for r in args.resources if r.resource_type == STACK_TYPE):
+        for path, keys, value in _leaves(views.get(stack.urn, {})):
+            if not isinstance(value, str) or not value:
+                continue
+            owners = sorted({urn for pk, urn in private_keys.items() if pk in value})
+            if owners:
+                report_violation(
+                    f"Stack output {path!r} holds the private key of {', '.join(owners)} as plain "
+                    f"text, so it is stored unencrypted in the state and shown by `pulumi stack "
+                    f"output`. Export the key's private_key Output as it is (it is secret) or wrap the "
+                    f"value in pulumi.Output.secret(...); never pass it through Output.unsecret.",
+                    stack.urn,
+                )
+            elif any(n in _normalize_name(k) for k in keys for n in names):
+                report_violation(
+                    f"Stack output {path!r} is named like a private key but is plain text. Export it as "
+                    f"a secret with pulumi.Output.secret(...), or rename it if it is not a key "
+                    f"(names checked: privateKeyNames in the policy config).",
+                    stack.urn,
+                )
+
+
+def _tenant_label(tenant: PolicyResource | None, fallback: str) -> str:
+    return f"Tenant {tenant.name!r}" if tenant is not None else f"tenant {fallback}"
+
+
+def _max_keys_per_tenant(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    limit = _config_int(args.get_config(), "maxKeysPerTenant", DEFAULT_MAX_KEYS_PER_TENANT)
+    tenants_by_id: dict[str, PolicyResource] = {}
+    tenants_by_urn: dict[str, PolicyResource] = {}
+    for r in args.resources:
+        if r.resource_type == TENANT_TYPE:
+            tenants_by_urn[r.urn] = r
+            tenant_id, _ = _get(r.props, "tenantId")
+            if isinstance(tenant_id, str) and tenant_id:
+                tenants_by_id[tenant_id] = r
+    groups: dict[str, list[str]] = {}
+    for r in args.resources:
+        if r.resource_type != TENANT_KEY_TYPE:
+            continue
+        # The Tenant a key's tenantId came from identifies its tenant even while the id is unknown
+        # (preview of a tenant created in the same run); otherwise group by the id itself.
+        sources = [d for d in r.property_dependencies.get("tenantId", []) if d.resource_type == TENANT_TYPE]
+        tenant_id, _ = _get(r.props, "tenantId")
+        if len({d.urn for d in sources}) == 1:
+            group = sources[0].urn
+        elif isinstance(tenant_id, str) and tenant_id:
+            group = tenants_by_id[tenant_id].urn if tenant_id in tenants_by_id else tenant_id
+        else:
+            continue  # unknown tenant: cannot be counted during this preview
+        groups.setdefault(group, []).append(r.name)
+    for group, keys in sorted(groups.items()):
+        if len(keys) > limit:
+            tenant = tenants_by_urn.get(group)
+            report_violation(
+                f"{_tenant_label(tenant, group)} has {len(keys)} TenantKeys, more than maxKeysPerTenant "
+                f"{limit} ({', '.join(sorted(keys))}). Every key is a credential to audit and rotate: "
+                f"remove keys that are no longer used, share one key per job, or raise "
+                f"maxKeysPerTenant in the policy config of max-keys-per-tenant.",
+                tenant.urn if tenant is not None else None,
+            )
+
+
+def _tenants_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    exempt = set(_config_strings(args.get_config(), "exemptTenants"))
+    for r in args.resources:
+        if r.resource_type != TENANT_TYPE or r.opts.protect or r.name in exempt or r.urn in exempt:
+            continue
+        report_violation(
+            f"Tenant {r.name!r} is not protected: a mistaken delete or replace would delete the tenant "
+            f"and every key in it from Imburse. Add opts=pulumi.ResourceOptions(protect=True) (or run "
+            f"`pulumi state protect '{r.urn}'`), or list it in exemptTenants in the policy config.",
+            r.urn,
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# The pack
+# --------------------------------------------------------------------------------------------------
+
+def _names_schema(description: str, default: Sequence[str] = ()) -> dict[str, Any]:
+    return {"type": "array", "items": {"type": "string"}, "default": list(default),
+            "description": description}
+
+
+POLICIES: Final[list[Policy]] = [
+    ResourceValidationPolicy(
+        name="tenant-key-no-tenant-admin",
+        display_name="No tenant-admin keys unless allowed",
+        description=f"A TenantKey must not have the {TENANT_ADMIN!r} role (self-service key minting) "
+                    "unless its name or URN is in allowedKeys.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(properties={
+            "allowedKeys": _names_schema(
+                "Keys that may have tenant-admin: key names, Pulumi resource names or URNs."),
+        }),
+        validate=_no_tenant_admin,
+    ),
+    ResourceValidationPolicy(
+        name="tenant-key-known-roles",
+        display_name="Known tenant roles only",
+        description="A TenantKey must have at least one role, and every role must be a tenant role "
+                    "allowed in this stack.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(properties={
+            "allowedRoles": {"type": "array", "items": {"type": "string", "enum": list(TENANT_ROLES)},
+                             "minItems": 1, "default": list(TENANT_ROLES),
+                             "description": "Tenant roles a key may have in this stack (default: all)."},
+        }),
+        validate=_known_roles,
+    ),
+    ResourceValidationPolicy(
+        name="tenant-key-max-roles",
+        display_name="Narrow keys",
+        description="A TenantKey should have at most maxRoles roles, so a broad key is a visible choice.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "maxRoles": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_ROLES,
+                         "description": "Most distinct roles one key may have."},
+        }),
+        validate=_max_roles,
+    ),
+    ResourceValidationPolicy(
+        name="tenant-key-rotation",
+        display_name="Keys rotate",
+        description="A TenantKey should rotate: rotationDays at most maxRotationDays, or keepers set.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "maxRotationDays": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_ROTATION_DAYS,
+                                "description": "Longest rotationDays accepted when no keepers are set."},
+        }),
+        validate=_rotation,
+    ),
+    StackValidationPolicy(
+        name="no-plaintext-private-key-output",
+        display_name="No plain-text private keys in stack outputs",
+        description="No stack output may expose a TenantKey private key as plain text; export it as "
+                    "a secret.",
+        enforcement_level=EnforcementLevel.MANDATORY,
+        config_schema=PolicyConfigSchema(properties={
+            "privateKeyNames": _names_schema(
+                "Output names whose values must be secret whatever they hold (matched case-insensitively, "
+                "ignoring '-' and '_', as part of any key on the output's path).", DEFAULT_PRIVATE_KEY_NAMES),
+        }),
+        validate=_no_plaintext_private_key,
+    ),
+    StackValidationPolicy(
+        name="max-keys-per-tenant",
+        display_name="Few keys per tenant",
+        description="A tenant should have at most maxKeysPerTenant TenantKeys in the stack.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "maxKeysPerTenant": {"type": "integer", "minimum": 1, "default": DEFAULT_MAX_KEYS_PER_TENANT,
+                                 "description": "Most TenantKeys one tenant may have."},
+        }),
+        validate=_max_keys_per_tenant,
+    ),
+    StackValidationPolicy(
+        name="tenants-protected",
+        display_name="Tenants are protected",
+        description="Every Tenant should have protect set, since deleting it deletes it in Imburse.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "exemptTenants": _names_schema("Tenants (Pulumi resource names or URNs) that may stay "
+                                           "unprotected, e.g. in a throwaway stack."),
+        }),
+        validate=_tenants_protected,
+    ),
+]
+
+
+if __name__ == "__main__":
+    _install_secret_view()
+    PolicyPack(
+        name=PACK_NAME,
+        display_name="Imburse least-privilege guardrails",
+        description="Least-privilege guardrails for Imburse tenants and tenant API keys.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        policies=POLICIES,
+    )
