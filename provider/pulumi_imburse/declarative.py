@@ -1,0 +1,138 @@
+"""Tenants and keys declared from structured stack config, for GitOps and environment bootstrapping.
+
+A stack file such as::
+
+    config:
+      my-project:tenants:
+        acme:                                  # a tenant this stack creates
+          name: Acme Payments Ltd
+          address: {country: GB, locality: Leeds}
+          protect: true
+          keys:
+            ci: {roles: [tenant-app-read], rotationDays: 90}
+        legacy:                                # a tenant that already exists
+          tenantId: 88fdb12a-14dc-419c-b74c-422e2c25cfe7
+          keys:
+            payouts: {roles: [tenant-payout-scheme-write], keepers: {epoch: "1"}}
+
+becomes one :class:`~pulumi_imburse.Tenant` per entry with a ``name`` and one
+:class:`~pulumi_imburse.TenantKey` per key, via :func:`declare_from_config` and :func:`export`.
+Config mistakes fail before any resource is registered, with the config path and allowed fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pulumi
+
+from .tenant import Tenant
+from .tenant_key import TenantKey
+
+TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys")
+KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class StackConfigError(ValueError):
+    """The structured stack config does not describe tenants and keys; the message names the path."""
+
+
+@dataclass
+class DeclaredTenant:
+    """What one config entry produced."""
+
+    tenant_id: pulumi.Output[str] | str
+    tenant: Tenant | None = None
+    keys: dict[str, TenantKey] = field(default_factory=dict)
+
+
+def declare_from_config(key: str = "tenants", config: pulumi.Config | None = None) -> dict[str, DeclaredTenant]:
+    """Declare the tenants and keys in stack config ``<project>:<key>`` (see module docs)."""
+    config = config or pulumi.Config()
+    spec = config.get_object(key)
+    if spec is None:
+        raise StackConfigError(f"stack config {config.full_key(key)} is not set: it should map tenant slugs "
+                               "to {name, address, keys} or {tenantId, keys}")
+    return declare(spec, path=config.full_key(key))
+
+
+def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
+    """Declare the tenants and keys described by ``spec`` (the parsed structured config)."""
+    tenants = _mapping(spec, path)
+    _validate(tenants, path)
+    declared: dict[str, DeclaredTenant] = {}
+    for slug, entry in tenants.items():
+        if "tenantId" in entry:
+            result = DeclaredTenant(tenant_id=str(entry["tenantId"]))
+            parent_opts: dict[str, Any] = {}
+        else:
+            tenant = Tenant(
+                slug,
+                name=entry["name"],
+                address=entry.get("address"),
+                opts=pulumi.ResourceOptions(protect=bool(entry.get("protect", False))),
+            )
+            result = DeclaredTenant(tenant_id=tenant.tenant_id, tenant=tenant)
+            parent_opts = {"parent": tenant}
+        for key_name, key_spec in (entry.get("keys") or {}).items():
+            result.keys[key_name] = TenantKey(
+                f"{slug}-{key_name}",
+                tenant_id=result.tenant_id,
+                roles=key_spec["roles"],
+                name=key_spec.get("name"),
+                keepers=key_spec.get("keepers"),
+                rotation_days=key_spec.get("rotationDays"),
+                opts=pulumi.ResourceOptions(protect=bool(key_spec.get("protect", False)), **parent_opts),
+            )
+        declared[slug] = result
+    return declared
+
+
+def export(declared: Mapping[str, DeclaredTenant]) -> None:
+    """Export ``tenantIds``, ``publicKeys``, ``keyRoles`` and (as one secret) ``privateKeys``.
+
+    Keys are addressed as ``"<tenant>/<key>"``.
+    """
+    keys = {f"{slug}/{name}": k for slug, d in declared.items() for name, k in d.keys.items()}
+    pulumi.export("tenantIds", {slug: d.tenant_id for slug, d in declared.items()})
+    pulumi.export("publicKeys", {ref: k.public_key for ref, k in keys.items()})
+    pulumi.export("keyRoles", {ref: k.roles for ref, k in keys.items()})
+    pulumi.export("privateKeys", pulumi.Output.secret({ref: k.private_key for ref, k in keys.items()}))
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise StackConfigError(f"{path} must be a map, got {type(value).__name__}")
+    return value
+
+
+def _validate(tenants: Mapping[str, Any], path: str) -> None:
+    for slug, entry in tenants.items():
+        where = f"{path}.{slug}"
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise StackConfigError(f"{where}: tenant slugs are lower-case letters, digits and '-'")
+        entry = _mapping(entry, where)
+        unknown = sorted(set(entry) - set(TENANT_FIELDS))
+        if unknown:
+            raise StackConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; "
+                                   f"allowed: {', '.join(TENANT_FIELDS)}")
+        if ("name" in entry) == ("tenantId" in entry):
+            raise StackConfigError(f"{where}: give either name (a tenant this stack creates) or tenantId "
+                                   "(an existing tenant), not both or neither")
+        if "tenantId" in entry and ("address" in entry or "protect" in entry):
+            raise StackConfigError(f"{where}: address and protect apply to tenants this stack creates (with name)")
+        for key_name, key_spec in _mapping(entry.get("keys") or {}, f"{where}.keys").items():
+            kwhere = f"{where}.keys.{key_name}"
+            if not isinstance(key_name, str) or not _SLUG.match(key_name):
+                raise StackConfigError(f"{kwhere}: key names are lower-case letters, digits and '-'")
+            key_spec = _mapping(key_spec, kwhere)
+            unknown = sorted(set(key_spec) - set(KEY_FIELDS))
+            if unknown:
+                raise StackConfigError(f"{kwhere}: unknown field(s) {', '.join(unknown)}; "
+                                       f"allowed: {', '.join(KEY_FIELDS)}")
+            if "roles" not in key_spec:
+                raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
