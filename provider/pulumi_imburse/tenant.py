@@ -165,7 +165,8 @@ class TenantProvider(ImburseProvider):
             tenant = self.client.get_tenant(id_)
         except NotFoundError:
             return ReadResult("", {})  # gone from the service: the engine drops the resource
-        return ReadResult(id_, _outputs(tenant))
+        outs = _outputs(tenant)
+        return ReadResult(id_, outs, {k: outs[k] for k in INPUTS})
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant = self.client.update_tenant(id_, str(news["name"]), _full_address(news.get("address")))

@@ -242,7 +242,10 @@ class TenantKeyProvider(ImburseProvider):
         outs = _outputs(prior, key, private_key)
         if not prior.get("createdAt") and key.created_at:
             outs["createdAt"] = key.created_at
-        return ReadResult(id_, outs)
+        # Inputs as the service now has them (the engine needs them to import, and refresh records
+        # drift in them); provider-side inputs (namePrefix, keepers, rotationDays) carry over.
+        inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
+        return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id, public_key = _parse_id(id_)
