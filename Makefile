@@ -26,7 +26,7 @@ pytest: $(STAMP)
 
 ## demo: start the emulator and deploy the root stack against it
 demo: $(STAMP)
-	$(PY) -m pulumi_imburse.demo
+	$(PY) examples/demo.py $(DEMO_ARGS)
 
 ## bench: measure the provider against the host's floor (benchmarks/README.md)
 bench: $(STAMP)
