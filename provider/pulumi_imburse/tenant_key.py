@@ -335,28 +335,25 @@ def _roles_key(roles: Any) -> Any:
     return roles
 
 
+def _parse_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 timestamp (``Z`` or offset; naive means UTC), or ``None`` if it is not one."""
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
 def _rotation_due(created_at: Any, rotation_days: Any) -> bool:
     if not created_at or rotation_days is None or is_unknown(rotation_days):
         return False
-    try:
-        created = dt.datetime.fromisoformat(str(created_at).replace("Z", "+00:00"))
-    except ValueError:
-        return False
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.timezone.utc)
-    return dt.datetime.now(dt.timezone.utc) >= created + dt.timedelta(days=float(rotation_days))
+    created = _parse_time(created_at)
+    return created is not None and dt.datetime.now(dt.timezone.utc) >= created + dt.timedelta(days=float(rotation_days))
 
 
 def _created_since(key: ApiKey, since: float) -> bool:
-    if not key.created_at:
-        return True
-    try:
-        created = dt.datetime.fromisoformat(key.created_at.replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    if created.tzinfo is None:
-        created = created.replace(tzinfo=dt.timezone.utc)
-    return created.timestamp() >= since
+    created = _parse_time(key.created_at) if key.created_at else None
+    return created is None or created.timestamp() >= since
 
 
 def _now_iso() -> str:
