@@ -301,12 +301,7 @@ class ImburseClient:
 
     def create_key(self, tenant_id: str, roles: Sequence[str], name: str | None = None) -> ApiKey:
         """Create a tenant API key. The result is the only time its ``private_key`` is known."""
-        route = self.routes[r.CREATE_KEY]
-        _raise_problems(check_guid("tenantId", tenant_id) + check_tenant_roles("roles", list(roles))
-                        + check_name("name", name), route.method, route.path)
-        body: dict[str, Any] = {"roles": normalize_roles(list(roles))}
-        if name is not None:
-            body["name"] = name
+        body = _key_body(tenant_id, roles, name, self.routes[r.CREATE_KEY])
         return ApiKey.from_api(self._call(r.CREATE_KEY, params={"tenantId": tenant_id}, body=body,
                                           tenant_id=tenant_id))
 
@@ -324,12 +319,7 @@ class ImburseClient:
 
     def update_key(self, tenant_id: str, public_key: str, roles: Sequence[str], name: str | None = None) -> ApiKey:
         """Change a key's roles (and name) in place."""
-        route = self.routes[r.UPDATE_KEY]
-        _raise_problems(check_guid("tenantId", tenant_id) + check_tenant_roles("roles", list(roles))
-                        + check_name("name", name), route.method, route.path)
-        body: dict[str, Any] = {"roles": normalize_roles(list(roles))}
-        if name is not None:
-            body["name"] = name
+        body = _key_body(tenant_id, roles, name, self.routes[r.UPDATE_KEY])
         return ApiKey.from_api(self._call(r.UPDATE_KEY, params={"tenantId": tenant_id, "publicKey": public_key},
                                           body=body, tenant_id=tenant_id))
 
@@ -357,6 +347,15 @@ def _tenant_body(name: str, address: Address | Mapping[str, str] | None, route: 
                     route.method, route.path)
     body: dict[str, Any] = {"name": name}
     body.update({k: addr.get(k) or "" for k in ADDRESS_FIELDS})
+    return body
+
+
+def _key_body(tenant_id: str, roles: Sequence[str], name: str | None, route: r.Route) -> dict[str, Any]:
+    _raise_problems(check_guid("tenantId", tenant_id) + check_tenant_roles("roles", list(roles))
+                    + check_name("name", name), route.method, route.path)
+    body: dict[str, Any] = {"roles": normalize_roles(list(roles))}
+    if name is not None:
+        body["name"] = name
     return body
 
 
