@@ -11,15 +11,19 @@ fails with a clear error; use the Pulumi CLI or the Automation API for real depl
 ...                      passphrase="test")                                        # doctest: +SKIP
 >>> result = runner.up()                                                          # doctest: +SKIP
 >>> result.summary.resource_changes, result.outputs                               # doctest: +SKIP
+>>> runner.preview(policy_packs=["policy"]).policy_violations                     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from pulumi.automation import OutputValue
 
+from .analyzer import Diagnostic
 from .errors import (
     CheckFailedError,
     PassphraseError,
+    PolicyPackRunError,
+    PolicyViolationError,
     ProgramError,
     ProjectError,
     ProtectedResourceError,
@@ -48,9 +52,12 @@ __all__ = [
     "BaseResult",
     "CheckFailedError",
     "DestroyResult",
+    "Diagnostic",
     "LogEntry",
     "OutputValue",
     "PassphraseError",
+    "PolicyPackRunError",
+    "PolicyViolationError",
     "PreviewResult",
     "ProgramError",
     "ProjectError",

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ..errors import ImburseError
+
+if TYPE_CHECKING:
+    from .analyzer import Diagnostic
+    from .runner import BaseResult
 
 
 class StackRunnerError(ImburseError):
@@ -84,3 +89,31 @@ class ProtectedResourceError(StackRunnerError):
 
 class ResourceImportError(StackRunnerError):
     """An ``import_`` resource option could not be honoured."""
+
+
+class PolicyPackRunError(StackRunnerError):
+    """A policy pack given to ``preview``/``up`` could not be started, configured (its policy config is invalid
+    or does not match the policies' schemas) or called; raised before the program runs when it cannot start."""
+
+
+class PolicyViolationError(StackRunnerError):
+    """A policy pack reported a mandatory violation, so the operation failed as the CLI's would.
+
+    ``violations`` lists every violation of the failed run (advisory ones included, mandatory ones first);
+    ``result`` is the operation's result when the run itself completed (a preview that found a mandatory
+    violation, or an update whose final stack failed a stack policy after the changes were made), else ``None``
+    (an update stopped at a resource that failed a resource policy). ``preview`` says whether the failed run
+    was a preview (``pulumi preview``, or the preview ``pulumi up`` runs first).
+    """
+
+    def __init__(self, message: str, *, violations: Sequence[Diagnostic], preview: bool,
+                 result: BaseResult | None = None, diagnostics: Sequence[str] = ()) -> None:
+        super().__init__(message, diagnostics=diagnostics)
+        self.violations = list(violations)
+        self.preview = preview
+        self.result = result
+
+    @property
+    def mandatory(self) -> list[Diagnostic]:
+        """The mandatory violations (the ones that failed the run)."""
+        return [v for v in self.violations if v.mandatory]

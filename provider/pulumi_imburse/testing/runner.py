@@ -14,8 +14,10 @@ The step logic follows the engine's documented rules, each named in a comment wh
 sources cited are ``pkg/resource/deploy/step_generator.go``, ``step.go``, ``step_executor.go`` and
 ``pkg/resource/plugin/provider_plugin.go`` of pulumi/pulumi). What is *not* emulated: providers other than
 dynamic ones (packages, explicit providers, component providers), invokes and ``.get()`` reads, aliases,
-transforms, hooks, ``deleted_with``/``replace_with``, targets, plans, policy packs, and the replacement of
-dependents that a delete-before-replace forces. Use the CLI (or the Automation API) for those.
+transforms, hooks, ``deleted_with``/``replace_with``, targets, plans, policy remediations, policy packs from the
+Pulumi Cloud, and the replacement of dependents that a delete-before-replace forces. Use the CLI (or the
+Automation API) for those. Local policy packs (``preview``/``up`` with ``policy_packs``, the CLI's
+``--policy-pack``) run as the engine runs them (:mod:`._policies`, :mod:`.analyzer`).
 """
 
 from __future__ import annotations
@@ -36,8 +38,21 @@ import yaml
 from pulumi.automation import OutputValue
 from pulumi.runtime.proto import resource_pb2
 
+from ._policies import (
+    DYNAMIC_PROVIDER_TYPE,
+    LocalPolicyPack,
+    PolicyPackConfigSource,
+    PolicyPackSet,
+    analyzer_resource,
+    default_provider_urn,
+    resolve_policy_packs,
+    violation_log_entry,
+    violation_summary,
+)
+from .analyzer import Diagnostic, ProviderResource
 from .errors import (
     CheckFailedError,
+    PolicyViolationError,
     ProgramError,
     ProjectError,
     ProtectedResourceError,
@@ -119,7 +134,9 @@ class BaseResult:
 
     ``stdout``/``stderr`` are the program's (empty for refresh/destroy, which do not run it), ``steps`` the
     engine steps in order, ``provider_log`` everything the provider host printed, ``diagnostics`` the
-    program's ``pulumi.log`` messages plus the runner's own warnings.
+    program's ``pulumi.log`` messages plus the runner's own warnings. With policy packs, ``stdout`` ends with
+    the CLI's "Policies:" section, every violation is also a diagnostic (``error`` when mandatory, else
+    ``warning``), and ``policy_violations`` lists them (mandatory first, as the CLI sorts them).
     """
 
     stdout: str
@@ -128,6 +145,7 @@ class BaseResult:
     steps: list[StepRecord]
     provider_log: str
     diagnostics: list[LogEntry]
+    policy_violations: list[Diagnostic] = field(default_factory=list)
 
     def urns(self, op: str) -> list[str]:
         """URNs of the steps with op ``op``, in order."""
@@ -136,9 +154,11 @@ class BaseResult:
 
 @dataclass
 class UpResult(BaseResult):
-    """Result of :meth:`StackRunner.up`; ``outputs`` are the stack outputs."""
+    """Result of :meth:`StackRunner.up`; ``outputs`` are the stack outputs; ``preview`` is the preview ``up`` ran
+    first (with policy packs, as ``pulumi up`` does), else ``None``."""
 
     outputs: dict[str, OutputValue] = field(default_factory=dict)
+    preview: PreviewResult | None = None
 
 
 @dataclass
@@ -312,7 +332,8 @@ def _protected_replace_message(urn: str) -> str:
 class _Deployment:
     """One operation's worth of engine: steps for registrations, deletes, refreshes; builds the new state."""
 
-    def __init__(self, prior: StackState, host: ProviderHost, *, dry_run: bool) -> None:
+    def __init__(self, prior: StackState, host: ProviderHost, *, dry_run: bool,
+                 policies: PolicyPackSet | None = None) -> None:
         self.project = prior.project
         self.stack = prior.stack
         self.dry_run = dry_run
@@ -331,6 +352,9 @@ class _Deployment:
         self.diagnostics: list[LogEntry] = []
         self.refreshed: dict[int, ResourceState | None] = {}
         self.lock = threading.RLock()
+        self.policies = policies if policies is not None and policies.active else None
+        self.default_provider: ResourceState | None = None
+        self._provider_lock = threading.Lock()
 
     # -- bookkeeping -----------------------------------------------------------------------------
 
@@ -426,6 +450,9 @@ class _Deployment:
         # Engine rule (step_generator.go diff, prov == nil): a component (or the root stack) is `same` when its
         # inputs are deep-equal to the old ones, else `update`; it keeps its old outputs until its
         # RegisterResourceOutputs, and the monitor answers local components with no outputs (source_eval.go).
+        # Engine rule (step_generator.go generateSteps): resources without a provider (components, the root stack)
+        # are analyzed too, with their inputs (no Check).
+        self.analyze(new, new.inputs)
         if old is None:
             op = "create"
         else:
@@ -451,6 +478,10 @@ class _Deployment:
                                              lambda m: self.warn(m, new.urn))
         # Engine rule: Check(olds = old inputs, news = goal inputs), before any diff.
         new.inputs = self._check(new, old.inputs if old is not None else {}, inputs, goal_inputs)
+        # Engine rule (step_generator.go generateSteps): analyzers see the checked inputs right after Check and
+        # before the resource is diffed, created or updated. (The engine also analyzes a resource whose Check
+        # failed before it bails; the runner stops at the Check failure, so its violations are not reported.)
+        self.analyze(new, new.inputs)
         if old is None:
             self._create(new)
             self.record("create", new.urn)
@@ -601,6 +632,77 @@ class _Deployment:
                 raise StackRunnerError(f"outputs registered for unknown resource {request.urn}")
             res.outputs = from_struct(request.outputs)
 
+    # -- policy packs ----------------------------------------------------------------------------
+
+    def _provider_of(self, res: ResourceState) -> ProviderResource | None:
+        # Engine rule (step_generator.go getProviderResource): a custom resource goes to analyzers with its
+        # provider resource and that provider's inputs. Every dynamic resource uses the default `pulumi-python`
+        # provider, whose inputs are empty (no `pulumi-python:*` config, no version).
+        if not res.custom or res.type.startswith("pulumi:providers:"):
+            return None
+        return ProviderResource(default_provider_urn(self.stack, self.project), DYNAMIC_PROVIDER_TYPE, {})
+
+    def _register_default_provider(self) -> None:
+        # Engine rule (deploy/providers registry, source_eval.go defaultProviders): the default provider is
+        # registered, through the same step generation, before the first resource that uses it; so it is
+        # analyzed once and is part of the stack AnalyzeStack sees. StackRunner keeps no provider in state (the
+        # dynamic host is not configured through a provider resource), so it exists only for the analyzers.
+        with self._provider_lock:
+            if self.default_provider is not None:
+                return
+            provider = ResourceState(urn=default_provider_urn(self.stack, self.project), type=DYNAMIC_PROVIDER_TYPE,
+                                     custom=True)
+            self._analyze_one(provider, {})
+            self.default_provider = provider
+
+    def analyze(self, new: ResourceState, inputs: PropertyMap) -> None:
+        """Send one registration to every policy pack's ``Analyze`` (a no-op without policy packs).
+
+        Engine rule (analyze_snapshot.go analyzeResource, step_generator.go generateSteps): every violation is
+        reported; a mandatory one (or a remediate one: the remediation did not fix it) marks the deployment as
+        failed (``sawError``). In a preview that is all (the preview continues, so it reports every violation,
+        and fails at the end); in an update the resource is invalid and the step generator bails before any
+        step for it ("resource <urn> is invalid"), so the deployment stops there.
+        """
+        if self.policies is None:
+            return
+        if new.custom:
+            self._register_default_provider()
+        self._analyze_one(new, inputs)
+
+    def _analyze_one(self, res: ResourceState, inputs: PropertyMap) -> None:
+        if self.policies is None:
+            return
+        found = self.policies.analyze(analyzer_resource(res, inputs, self._provider_of(res)))
+        for diagnostic in found:
+            self.log(violation_log_entry(diagnostic))
+        mandatory = [d for d in found if d.mandatory]
+        if mandatory and not self.dry_run:
+            raise PolicyViolationError(
+                f"resource {res.urn} is invalid: mandatory policy violation"
+                f"{'s' if len(mandatory) > 1 else ''}, so the update stopped before operating on it:\n"
+                + "\n".join(f"  {violation_summary(d)}" for d in mandatory),
+                violations=found, preview=False)
+
+    def analyze_stack(self) -> None:
+        """Send the final stack to every policy pack's ``AnalyzeStack`` (a no-op without policy packs).
+
+        Engine rule (deployment_executor.go Execute, step_generator.go AnalyzeResources): this runs once the step
+        executor has finished with no error (the program done, the stack outputs registered, the deletes made),
+        with every resource registered in this run with its *outputs* (the root ``pulumi:pulumi:Stack``
+        resource's outputs are the stack exports) plus the default provider; resources deleted in this run are
+        not in it. A mandatory violation marks the deployment as failed; in an update the changes are made by
+        then and stay in the state.
+        """
+        if self.policies is None:
+            return
+        with self.lock:
+            resources = [self.news[urn] for urn in self.order]
+        items = [analyzer_resource(self.default_provider, {}, None)] if self.default_provider is not None else []
+        items += [analyzer_resource(r, r.outputs, self._provider_of(r)) for r in resources]
+        for diagnostic in self.policies.analyze_stack(items):
+            self.log(violation_log_entry(diagnostic))
+
     # -- deletes ---------------------------------------------------------------------------------
 
     def _delete(self, res: ResourceState, *, replacing: bool) -> None:
@@ -712,6 +814,12 @@ class StackRunner:
     counts ``same``/``update``/``delete`` per resource; ``destroy`` counts a ``delete`` for everything,
     stack included; default providers are never counted (nor recorded: the runner keeps none in state).
 
+    Policy packs (``preview``/``up`` with ``policy_packs``): each engine run (a preview; an update) starts every
+    pack once before the program, sends each registration to ``Analyze`` after Check and the final stack to
+    ``AnalyzeStack`` after the deployment, prints violations as the CLI does and fails on a mandatory one as the
+    CLI does: see :meth:`preview` and :meth:`up`, and :class:`PolicyViolationError`. The packs run with
+    ``python`` and this process's environment (``env`` is not passed to them).
+
     :param work_dir: the project directory, holding ``Pulumi.yaml`` (``name``, ``runtime: python``, ``main``).
     :param stack_name: the stack name (used in URNs and ``pulumi.get_stack()``).
     :param state_file: where state is kept; a relative path is relative to ``work_dir``.
@@ -757,18 +865,64 @@ class StackRunner:
 
     # -- public operations -----------------------------------------------------------------------
 
-    def up(self) -> UpResult:
-        """Run the program and make the stack match it (like ``pulumi up --yes``)."""
-        run = self._run_program(dry_run=False)
-        return UpResult(run.stdout, run.stderr, run.summary("update"), run.steps, run.provider_log,
-                        run.diagnostics, outputs=_output_values(run.state.outputs))
+    def up(
+        self,
+        *,
+        policy_packs: Sequence[str | os.PathLike[str]] = (),
+        policy_pack_configs: Mapping[str | os.PathLike[str], PolicyPackConfigSource] | None = None,
+        skip_preview: bool = False,
+    ) -> UpResult:
+        """Run the program and make the stack match it (like ``pulumi up --yes``).
 
-    def preview(self) -> PreviewResult:
+        With ``policy_packs`` it is ``pulumi up --yes --policy-pack <dir>... [--policy-pack-config <file>...]``
+        (see :meth:`preview` for the arguments), and, as that command does, it first runs a preview with the
+        packs (``result.preview``): a mandatory violation there raises :class:`PolicyViolationError` before the
+        update starts, so nothing is written and the state file is untouched. The update then runs with newly
+        started packs: resources are analyzed again as they register (a mandatory violation now stops the update
+        at that resource, after the resources before it were changed), and the final stack is analyzed once the
+        deployment is done (a mandatory violation there fails the update *after* its changes, which stay in the
+        state; the error's ``result`` is the whole :class:`UpResult`). ``skip_preview=True`` is
+        ``--skip-preview``: no preview, only the update's own checks. Without policy packs ``up`` runs no preview
+        (as ``--skip-preview``).
+        """
+        packs = self._policy_packs(policy_packs, policy_pack_configs)
+        preview: PreviewResult | None = None
+        if packs and not skip_preview:
+            # Engine rule (backend/apply.go PreviewThenPromptThenExecute): `pulumi up` previews first unless
+            # --skip-preview (--yes only skips the prompt), and a failed preview ends the operation there.
+            preview = self._preview(packs, within_up=True)
+        run = self._run_program(dry_run=False, packs=packs)
+        result = UpResult(run.stdout, run.stderr, run.summary("update"), run.steps, run.provider_log,
+                          run.diagnostics, run.violations, outputs=_output_values(run.state.outputs),
+                          preview=preview)
+        # Only AnalyzeStack's mandatory violations can be left here: Analyze's stop the update as they happen.
+        _raise_on_mandatory(
+            result, "update failed after its changes were made: the final stack has {n} mandatory policy "
+            "violation{s} (stack policies run once the deployment is done, so the changes stay in the state)",
+            preview=False)
+        return result
+
+    def preview(
+        self,
+        *,
+        policy_packs: Sequence[str | os.PathLike[str]] = (),
+        policy_pack_configs: Mapping[str | os.PathLike[str], PolicyPackConfigSource] | None = None,
+    ) -> PreviewResult:
         """Run the program and report what ``up`` would do: Check and Diff only; nothing is created, updated or
-        deleted, and the state file is not written."""
-        run = self._run_program(dry_run=True)
-        return PreviewResult(run.stdout, run.stderr, run.summary("preview"), run.steps, run.provider_log,
-                             run.diagnostics)
+        deleted, and the state file is not written.
+
+        ``policy_packs`` are policy pack directories (``--policy-pack``; relative paths are relative to
+        ``work_dir``, as for the CLI run in the project directory); ``policy_pack_configs`` maps a pack (as given
+        in ``policy_packs``, or its directory) to its policy config: a ``--policy-pack-config`` JSON file, or that
+        file's content as a mapping (``{"tenant-key-max-roles": {"maxRoles": 2}}``). Each pack runs as the engine
+        runs it (see :mod:`.analyzer`), with the interpreter ``python`` like the program, and sees every resource
+        after Check (``Analyze``, inputs) and then the whole stack (``AnalyzeStack``, outputs, the root stack's
+        being the exports). Violations are printed in ``result.stdout`` as the CLI's "Policies:" section, added to
+        ``result.diagnostics`` and listed in ``result.policy_violations``. As ``pulumi preview`` does, a mandatory
+        violation does not stop the preview but fails it at the end: :class:`PolicyViolationError`, whose
+        ``result`` is this :class:`PreviewResult` (with ``summary.result == "failed"``).
+        """
+        return self._preview(self._policy_packs(policy_packs, policy_pack_configs), within_up=False)
 
     def refresh(self) -> RefreshResult:
         """Read every custom resource from its provider; drop those that no longer exist (the program is not run)."""
@@ -789,6 +943,35 @@ class StackRunner:
         return self._state_file().load(self._project().name, self.stack_name).resources
 
     # -- plumbing ----------------------------------------------------------------------------------
+
+    def _policy_packs(self, packs: Sequence[str | os.PathLike[str]],
+                      configs: Mapping[str | os.PathLike[str], PolicyPackConfigSource] | None,
+                      ) -> list[LocalPolicyPack]:
+        if isinstance(packs, (str, os.PathLike)):
+            packs = [packs]  # one pack given without a list
+        if configs and not packs:
+            raise StackRunnerError("policy_pack_configs given without policy_packs")
+        return resolve_policy_packs(packs, configs, self.work_dir)
+
+    def _preview(self, packs: Sequence[LocalPolicyPack], *, within_up: bool) -> PreviewResult:
+        run = self._run_program(dry_run=True, packs=packs)
+        result = PreviewResult(run.stdout, run.stderr, run.summary("preview"), run.steps, run.provider_log,
+                               run.diagnostics, run.violations)
+        # Engine rule (deployment_executor.go Execute): in a preview, mandatory violations of Analyze and
+        # AnalyzeStack alike (the step generator's sawError) fail the run once it is complete.
+        _raise_on_mandatory(
+            result, ("update not started: the preview `pulumi up` runs first found {n} mandatory policy "
+                     "violation{s}; nothing was changed") if within_up else
+            "preview failed: {n} mandatory policy violation{s}", preview=True)
+        return result
+
+    def _policy_set(self, project: Project, config: Mapping[str, tuple[str, bool]],
+                    packs: Sequence[LocalPolicyPack], *, dry_run: bool) -> PolicyPackSet:
+        # Engine rule (engine/update.go, PolicyAnalyzerOptions): the packs get the organization, project, stack,
+        # decrypted stack config with its secret keys, dry_run, and the stack's tags (a DIY backend stack has
+        # none unless set with `pulumi stack tag set`, and StackRunner sets none).
+        return PolicyPackSet(packs, project=project.name, stack=self.stack_name, organization=ORGANIZATION,
+                             dry_run=dry_run, stack_config=config, stack_tags={}, python=self._python)
 
     def _project(self) -> Project:
         return Project.load(self.work_dir)
@@ -828,7 +1011,7 @@ class StackRunner:
         return ProviderHost(cwd=project.directory, env=environ, config=args, project=project.name,
                             stack=self.stack_name, python=self._python)
 
-    def _run_program(self, *, dry_run: bool) -> _Run:
+    def _run_program(self, *, dry_run: bool, packs: Sequence[LocalPolicyPack] = ()) -> _Run:
         started = datetime.now(timezone.utc)
         project = self._project()
         state_file = self._state_file()
@@ -836,35 +1019,45 @@ class StackRunner:
             state_file.crypter()  # fail fast on a missing or wrong passphrase, before anything runs
         prior = state_file.load(project.name, self.stack_name)
         config = self._stack_config(project)
-        host = self._start_host(project, config)
-        deployment = _Deployment(prior, host, dry_run=dry_run)
-        stdout = stderr = ""
-        try:
-            server = MonitorServer(deployment, project=project.name, stack=self.stack_name)
+        # Engine rule (engine/update.go, step 2 "Load policy packs and plugins"): the policy packs are started and
+        # configured before the program runs (a pack that does not start, or whose config is invalid, fails the
+        # operation before anything else happens), once per run, and stopped when the run ends.
+        with self._policy_set(project, config, packs, dry_run=dry_run) as policies:
+            host = self._start_host(project, config)
+            deployment = _Deployment(prior, host, dry_run=dry_run, policies=policies)
+            stdout = stderr = ""
             try:
-                stdout, stderr, code = self._exec_program(project, config, server.address, dry_run)
+                server = MonitorServer(deployment, project=project.name, stack=self.stack_name)
+                try:
+                    stdout, stderr, code = self._exec_program(project, config, server.address, dry_run)
+                finally:
+                    server.stop()
+                if deployment.errors:
+                    raise deployment.errors[0]
+                if code != 0:
+                    errors = [d.message for d in deployment.diagnostics if d.severity == "error"]
+                    detail = "\n".join(errors) or stderr.strip() or f"exit code {code}"
+                    raise ProgramError(f"the Pulumi program failed:\n{detail}")
+                # Engine rule (deployment_executor.go): deletes are generated only after the program has finished
+                # successfully, then scheduled in dependency order.
+                deployment.execute_deletes(deployment.condemned())
+                # Engine rule (deployment_executor.go Execute): the stack goes to AnalyzeStack only when the whole
+                # deployment succeeded, after every step.
+                deployment.analyze_stack()
+            except StackRunnerError as exc:
+                _attach(exc, deployment, host, stdout + policies.report(), stderr)
+                if isinstance(exc, PolicyViolationError):
+                    exc.violations = policies.violations
+                raise
             finally:
-                server.stop()
-            if deployment.errors:
-                raise deployment.errors[0]
-            if code != 0:
-                errors = [d.message for d in deployment.diagnostics if d.severity == "error"]
-                detail = "\n".join(errors) or stderr.strip() or f"exit code {code}"
-                raise ProgramError(f"the Pulumi program failed:\n{detail}")
-            # Engine rule (deployment_executor.go): deletes are generated only after the program has finished
-            # successfully, then scheduled in dependency order.
-            deployment.execute_deletes(deployment.condemned())
-        except StackRunnerError as exc:
-            _attach(exc, deployment, host, stdout, stderr)
-            raise
-        finally:
-            try:
-                if not dry_run:
-                    # Engine rule: the snapshot is persisted even when the update fails part-way.
-                    state_file.save(deployment.snapshot())
-            finally:
-                host.close()
-        return _Run(deployment, host.log, stdout, stderr, started, deployment.snapshot())
+                try:
+                    if not dry_run:
+                        # Engine rule: the snapshot is persisted even when the update fails part-way.
+                        state_file.save(deployment.snapshot())
+                finally:
+                    host.close()
+            return _Run(deployment, host.log, stdout + policies.report(), stderr, started, deployment.snapshot(),
+                        policies.violations)
 
     def _exec_program(self, project: Project, config: Mapping[str, tuple[str, bool]], address: str,
                       dry_run: bool) -> tuple[str, str, int]:
@@ -963,6 +1156,7 @@ class _Run:
     stderr: str
     started: datetime
     state: StackState
+    violations: list[Diagnostic] = field(default_factory=list)
 
     @property
     def steps(self) -> list[StepRecord]:
@@ -974,7 +1168,25 @@ class _Run:
 
     def summary(self, kind: str) -> UpdateSummary:
         changes = ResourceChanges({k: v for k, v in sorted(self.deployment.counts.items()) if v})
-        return UpdateSummary(kind, "succeeded", changes, self.started, datetime.now(timezone.utc))
+        # A run with a mandatory policy violation is a failed one (the engine's sawError).
+        outcome = "failed" if any(d.mandatory for d in self.violations) else "succeeded"
+        return UpdateSummary(kind, outcome, changes, self.started, datetime.now(timezone.utc))
+
+
+def _raise_on_mandatory(result: BaseResult, template: str, *, preview: bool) -> None:
+    """Fail a completed run that has mandatory policy violations, as the CLI does after printing them."""
+    mandatory = [d for d in result.policy_violations if d.mandatory]
+    if not mandatory:
+        return
+    head = template.format(n=len(mandatory), s="s" if len(mandatory) > 1 else "")
+    error = PolicyViolationError(head + ":\n" + "\n".join(f"  {violation_summary(d)}" for d in mandatory),
+                                 violations=result.policy_violations, preview=preview, result=result,
+                                 diagnostics=[f"{d.severity}: {d.message}" for d in result.diagnostics])
+    error.steps = list(result.steps)
+    error.provider_log = result.provider_log
+    error.stdout = result.stdout
+    error.stderr = result.stderr
+    raise error
 
 
 def _output_values(outputs: PropertyMap) -> dict[str, OutputValue]:
