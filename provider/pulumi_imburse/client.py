@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -133,6 +134,14 @@ class ImburseClient:
         self.token_exchanges = 0
         """How many HMAC exchanges this client has made (one per token)."""
         self._session = requests.Session()
+        # No per-request environment lookups (trust_env): requests would read ~/.netrc on every call and
+        # replace our Authorization header with Basic auth from a matching or `default` entry, and scan
+        # os.environ for proxies each time (~0.4 ms of CPU per call). Both are taken once, here.
+        self._session.trust_env = False
+        self._session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            self._session.verify = ca_bundle
         adapter = imburse_adapter(retry, pool_maxsize=pool_maxsize)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
