@@ -35,8 +35,10 @@ IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"
 class RetryPolicy:
     """How hard the client tries before giving up. All times in seconds."""
 
-    attempts: int = 6
-    """Attempts in all (the first one included)."""
+    attempts: int = 10
+    """Attempts in all (the first one included). At a 30% refusal rate 6 attempts gave up on 1 call in
+    1,400 (1 PUT in 400 with commit-then-504 added), failing a 200-key update 40% of the time; 10 give up
+    on fewer than 1 in 20,000. ``max_elapsed`` still bounds the time."""
     backoff_factor: float = 0.2
     """Exponential backoff base: sleeps of about 0.2, 0.4, 0.8, ... seconds."""
     backoff_jitter: float = 0.2
