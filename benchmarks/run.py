@@ -41,12 +41,11 @@ sys.path.insert(0, str(ROOT))  # tests.provider.harness: the SDK-faithful way to
 
 import pulumi  # noqa: E402
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
-from pulumi.runtime import rpc  # noqa: E402
-from pulumi.runtime.mocks import MockMonitor  # noqa: E402
 
 from pulumi_imburse import TenantKey  # noqa: E402
 from pulumi_imburse.client import ImburseClient  # noqa: E402
 from pulumi_imburse.emulator.process import EmulatorProcess  # noqa: E402
+from pulumi_imburse.testing.declared import registration  # noqa: E402
 from pulumi_imburse.testing.host import ProviderHost  # noqa: E402
 from tests.provider.harness import PROJECT, STACK, stack_config, start_host  # noqa: E402
 
@@ -85,48 +84,15 @@ class Declared:
         return f"urn:pulumi:{STACK}::{PROJECT}::{self.type_token}::{name}"
 
 
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        return f"{args.name}-id", {}
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class _Recorder(MockMonitor):
-    """The SDK's mock monitor, keeping every RegisterResourceRequest it receives."""
-
-    def __init__(self) -> None:
-        super().__init__(_Mocks())
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        self.requests.append(request)
-        return super().RegisterResource(request)  # type: ignore[no-untyped-call]
-
-
 def declare(build: Callable[[], pulumi.CustomResource]) -> Declared:
     """Register ``build()`` under the SDK's mocks and return what the engine would receive.
 
-    Like ``tests/provider/harness.py:sdk_inputs``, plus which inputs are secret and the resource's
-    ``additionalSecretOutputs`` (both decide what the engine encrypts in state).
+    Adds which inputs are secret and the resource's ``additionalSecretOutputs`` (both decide what the
+    engine encrypts in state).
     """
-    recorder = _Recorder()
-    pulumi.runtime.set_mocks(_Mocks(), preview=False, monitor=recorder)
-
-    @pulumi.runtime.test  # type: ignore[untyped-decorator]
-    def program() -> pulumi.Output[Any]:
-        return build().urn
-
-    program()
-    request = recorder.requests[-1]
-    raw = rpc.deserialize_properties(request.object, keep_unknowns=True)
-    return Declared(
-        type_token=request.type,
-        props={k: rpc.unwrap_rpc_secret(v) for k, v in raw.items()},
-        secret_inputs=frozenset(k for k, v in raw.items() if rpc.is_rpc_secret(v)),
-        secret_outputs=frozenset(request.additionalSecretOutputs),
-    )
+    reg = registration(build)
+    return Declared(type_token=reg.type, props=reg.inputs, secret_inputs=reg.secret_inputs,
+                    secret_outputs=reg.additional_secret_outputs)
 
 
 def load_by_value(path: Path = BASELINE_FILE) -> dict[str, Any]:

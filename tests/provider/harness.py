@@ -12,33 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.output import Unknown
-from pulumi.runtime import rpc
-from pulumi.runtime.mocks import MockMonitor
 
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.testing.declared import registration
 from pulumi_imburse.testing.host import ProviderHost
 
 PROJECT = "provider-tests"
 STACK = "test"
-
-
-class _Mocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        return f"{args.name}-id", {}  # only the inputs the SDK sent matter here
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return {}, None
-
-
-class _Recorder(MockMonitor):
-    def __init__(self) -> None:
-        super().__init__(_Mocks())
-        self.requests: list[Any] = []
-
-    def RegisterResource(self, request: Any) -> Any:
-        self.requests.append(request)
-        return super().RegisterResource(request)
 
 
 def sdk_inputs(build: Callable[[], pulumi.CustomResource], *, preview: bool = False) -> dict[str, Any]:
@@ -46,28 +26,7 @@ def sdk_inputs(build: Callable[[], pulumi.CustomResource], *, preview: bool = Fa
 
     With ``preview=True`` inputs that depend on other resources' outputs arrive as unknowns.
     """
-    recorder = _Recorder()
-    pulumi.runtime.set_mocks(_Mocks(), preview=preview, monitor=recorder)
-
-    @pulumi.runtime.test
-    def declare() -> pulumi.Output[Any]:
-        return build().urn
-
-    declare()
-    request = recorder.requests[-1]
-    props = rpc.deserialize_properties(request.object, keep_unknowns=True)
-    return {k: _wire(rpc.unwrap_rpc_secret(v)) for k, v in props.items()}
-
-
-def _wire(value: Any) -> Any:
-    """Unknowns as the engine puts them on the wire to a provider: the UNKNOWN sentinel string."""
-    if isinstance(value, Unknown):
-        return rpc.UNKNOWN
-    if isinstance(value, dict):
-        return {k: _wire(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_wire(v) for v in value]
-    return value
+    return registration(build, preview=preview).inputs
 
 
 def urn(type_name: str, name: str) -> str:
