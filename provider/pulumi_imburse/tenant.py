@@ -13,7 +13,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from ._base import ImburseProvider, failures, is_unknown, split_args, strip_provider
-from .errors import NotFoundError
+from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
 from .validation import check_address, check_name, check_unknown
@@ -157,7 +157,20 @@ class TenantProvider(ImburseProvider):
         return DiffResult(changes=bool(changed), replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        tenant = self.client.create_tenant(str(props["name"]), _full_address(props.get("address")))
+        name = str(props["name"])
+        try:
+            tenant = self.client.create_tenant(name, _full_address(props.get("address")))
+        except OutcomeUnknownError as exc:
+            # Unlike keys, tenants carry neither a unique generated name nor a creation time, so the one
+            # this request may have made cannot be told apart from an existing namesake. Nothing is
+            # guessed or deleted: the user is told what exists and how to adopt it.
+            same_name = [t.tenant_id for t in self.client.list_tenants() if t.name == name]
+            found = (f"tenants named {name!r} now in the account: {', '.join(same_name)}. If one of them was "
+                     "made by this request, adopt it with ResourceOptions(import_=\"<tenantId>\") (or `pulumi "
+                     "import`), or delete it, then run the update again" if same_name
+                     else f"no tenant named {name!r} exists, so it was not created: run the update again")
+            raise OutcomeUnknownError(f"creating tenant {name!r} may not have completed ({exc.message}); {found}",
+                                      status=exc.status, method=exc.method, path=exc.path) from None
         return CreateResult(tenant.tenant_id, _outputs(tenant))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:

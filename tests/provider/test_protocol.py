@@ -304,6 +304,22 @@ def test_tenant_lifecycle(host: ProviderHost, api: ImburseClient) -> None:
     host.delete(TENANT_URN, tid, outs, renamed)
 
 
+def test_tenant_create_with_unknown_outcome_names_what_exists_and_how_to_adopt_it(
+        host: ProviderHost, emulator: EmulatorProcess, api: ImburseClient) -> None:
+    checked, _ = host.check(TENANT_URN, {}, sdk_inputs(lambda: Tenant("acme", name="Ambiguous Ltd")))
+    # The host's token first (a read of a tenant that does not exist), so only the create is ambiguous.
+    assert host.read(TENANT_URN, "7d0c6b7e-2222-4000-8000-000000000000", {}, checked).id == ""
+    emulator.set_faults(ambiguousRate=1.0)
+    try:
+        with pytest.raises(ProviderError) as err:
+            host.create(TENANT_URN, checked)
+    finally:
+        emulator.clear_faults()
+    (made,) = [t for t in api.list_tenants() if t.name == "Ambiguous Ltd"]
+    assert made.tenant_id in str(err.value) and "import_" in str(err.value)
+    api.delete_tenant(made.tenant_id)
+
+
 @pytest.mark.parametrize(("kw", "prop", "needle"), [
     ({"name": None}, "name", "required"),
     ({"name": "x" * 101}, "name", "at most 100"),
