@@ -110,16 +110,21 @@ def _mapping(value: Any, path: str) -> Mapping[str, Any]:
     return value
 
 
+def _entry(slug: Any, spec: Any, where: str, what: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    """A config entry named by a slug: the slug's form, a map, only ``allowed`` fields."""
+    if not isinstance(slug, str) or not _SLUG.match(slug):
+        raise StackConfigError(f"{where}: {what} are lower-case letters, digits and '-'")
+    fields = _mapping(spec, where)
+    unknown = sorted(set(fields) - set(allowed))
+    if unknown:
+        raise StackConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    return fields
+
+
 def _validate(tenants: Mapping[str, Any], path: str) -> None:
     for slug, entry in tenants.items():
         where = f"{path}.{slug}"
-        if not isinstance(slug, str) or not _SLUG.match(slug):
-            raise StackConfigError(f"{where}: tenant slugs are lower-case letters, digits and '-'")
-        entry = _mapping(entry, where)
-        unknown = sorted(set(entry) - set(TENANT_FIELDS))
-        if unknown:
-            raise StackConfigError(f"{where}: unknown field(s) {', '.join(unknown)}; "
-                                   f"allowed: {', '.join(TENANT_FIELDS)}")
+        entry = _entry(slug, entry, where, "tenant slugs", TENANT_FIELDS)
         if ("name" in entry) == ("tenantId" in entry):
             raise StackConfigError(f"{where}: give either name (a tenant this stack creates) or tenantId "
                                    "(an existing tenant), not both or neither")
@@ -127,12 +132,6 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
             raise StackConfigError(f"{where}: address and protect apply to tenants this stack creates (with name)")
         for key_name, key_spec in _mapping(entry.get("keys") or {}, f"{where}.keys").items():
             kwhere = f"{where}.keys.{key_name}"
-            if not isinstance(key_name, str) or not _SLUG.match(key_name):
-                raise StackConfigError(f"{kwhere}: key names are lower-case letters, digits and '-'")
-            key_spec = _mapping(key_spec, kwhere)
-            unknown = sorted(set(key_spec) - set(KEY_FIELDS))
-            if unknown:
-                raise StackConfigError(f"{kwhere}: unknown field(s) {', '.join(unknown)}; "
-                                       f"allowed: {', '.join(KEY_FIELDS)}")
+            key_spec = _entry(key_name, key_spec, kwhere, "key names", KEY_FIELDS)
             if "roles" not in key_spec:
                 raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
