@@ -14,7 +14,7 @@ import copy
 import hashlib
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
@@ -108,6 +108,40 @@ def failures(problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:
 def strip_provider(props: Mapping[str, Any]) -> dict[str, Any]:
     """``props`` without the dynamic provider's own ``__provider`` entry."""
     return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+
+
+def declared_inputs(news: Mapping[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, Any]:
+    """The inputs Check receives, without ``__provider`` and without the output-only names.
+
+    The resource classes declare every output as a ``None`` input (so the SDK creates its attribute);
+    those are not inputs. An output-only name with a value is kept, so Check reports it as unknown.
+    """
+    result = strip_provider(news)
+    for name in outputs:
+        if name not in inputs and result.get(name) is None:
+            result.pop(name, None)
+    return result
+
+
+class WireNames:
+    """Python (snake_case) attribute names over the API's camelCase wire names, as Pulumi's SDKs do.
+
+    A resource class lists ``_py_names`` (wire name -> Python name); the SDK calls these methods to
+    name what it sends the engine and the attributes it sets from the engine's answer.
+    """
+
+    _py_names: ClassVar[Mapping[str, str]] = {}
+    _wire_names: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)  # dynamic.Resource takes module= and name= here
+        cls._wire_names = {py: wire for wire, py in cls._py_names.items()}
+
+    def translate_output_property(self, prop: str) -> str:
+        return self._py_names.get(prop, prop)
+
+    def translate_input_property(self, prop: str) -> str:
+        return self._wire_names.get(prop, prop)
 
 
 def split_args(args_cls: type[Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:

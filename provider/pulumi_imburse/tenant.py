@@ -12,7 +12,7 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from ._base import ImburseProvider, failures, is_unknown, split_args, strip_provider
+from ._base import ImburseProvider, WireNames, declared_inputs, failures, is_unknown, split_args
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
@@ -30,7 +30,6 @@ _PY_NAMES: Final = {
     "extendedStreetAddress": "extended_street_address",
     "postCode": "post_code",
 }
-_WIRE_NAMES: Final = {v: k for k, v in _PY_NAMES.items()}
 
 
 class TenantAddressArgs:
@@ -76,12 +75,14 @@ class TenantArgs:
         self.address = address
 
 
-class Tenant(Resource, module="imburse", name="Tenant"):
+class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
     """An Imburse tenant. The resource id is the tenant id.
 
     Nothing forces a replacement. Deleting the resource deletes the tenant and every key in it:
     declare tenants with ``opts=pulumi.ResourceOptions(protect=True)``.
     """
+
+    _py_names = _PY_NAMES
 
     name: pulumi.Output[str]
     """The tenant's name."""
@@ -118,11 +119,6 @@ class Tenant(Resource, module="imburse", name="Tenant"):
         props: dict[str, Any] = {"name": args_obj.name, "address": address, "tenant_id": None, "account_id": None}
         super().__init__(TenantProvider(), resource_name, props, opts)
 
-    def translate_output_property(self, prop: str) -> str:
-        return _PY_NAMES.get(prop, prop)
-
-    def translate_input_property(self, prop: str) -> str:
-        return _WIRE_NAMES.get(prop, prop)
 
 
 def _full_address(address: Any) -> dict[str, str]:
@@ -134,10 +130,7 @@ class TenantProvider(ImburseProvider):
     """The dynamic provider behind :class:`Tenant`. Check and Diff make no API calls."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs = strip_provider(news)
-        for out in OUTPUTS:
-            if out not in INPUTS and inputs.get(out) is None:
-                inputs.pop(out, None)
+        inputs = declared_inputs(news, INPUTS, OUTPUTS)
         problems = check_unknown(inputs, INPUTS)
         if not is_unknown(inputs.get("name")):
             problems += check_name("name", inputs.get("name"), required=True)

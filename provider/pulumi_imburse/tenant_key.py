@@ -16,7 +16,17 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from ._base import UNKNOWN, ImburseProvider, failures, is_unknown, split_args, strip_provider, with_secret_outputs
+from ._base import (
+    UNKNOWN,
+    ImburseProvider,
+    WireNames,
+    declared_inputs,
+    failures,
+    is_unknown,
+    split_args,
+    strip_provider,
+    with_secret_outputs,
+)
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ApiKey
 from .roles import normalize_roles
@@ -40,7 +50,6 @@ _PY_NAMES: Final = {
     "privateKey": "private_key",
     "createdAt": "created_at",
 }
-_WIRE_NAMES: Final = {v: k for k, v in _PY_NAMES.items()}
 
 AUTONAME_SUFFIX_BYTES: Final = 4
 RECONCILE_ATTEMPTS: Final = 8
@@ -76,7 +85,7 @@ class TenantKeyArgs:
         self.rotation_days = rotation_days
 
 
-class TenantKey(Resource, module="imburse", name="TenantKey"):
+class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
     """An Imburse tenant API key (a ``publicKey``/``privateKey`` pair with roles).
 
     ``private_key`` is always a secret output: it is shown once by the service, kept encrypted in
@@ -91,6 +100,8 @@ class TenantKey(Resource, module="imburse", name="TenantKey"):
     The resource id is ``{tenantId}/{publicKey}``; import an existing key with
     ``ResourceOptions(import_="<tenantId>/<publicKey>")`` (its private key cannot be recovered).
     """
+
+    _py_names = _PY_NAMES
 
     tenant_id: pulumi.Output[str]
     """The owning tenant's id."""
@@ -146,22 +157,13 @@ class TenantKey(Resource, module="imburse", name="TenantKey"):
             props.setdefault(_PY_NAMES.get(out, out), None)
         super().__init__(TenantKeyProvider(), resource_name, props, with_secret_outputs(opts, SECRET_OUTPUTS))
 
-    def translate_output_property(self, prop: str) -> str:
-        return _PY_NAMES.get(prop, prop)
-
-    def translate_input_property(self, prop: str) -> str:
-        return _WIRE_NAMES.get(prop, prop)
 
 
 class TenantKeyProvider(ImburseProvider):
     """The dynamic provider behind :class:`TenantKey`. Check and Diff make no API calls."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs = strip_provider(news)
-        # Outputs declared by the resource class arrive as absent/None inputs; they are not inputs.
-        for out in OUTPUTS:
-            if out not in INPUTS and inputs.get(out) is None:
-                inputs.pop(out, None)
+        inputs = declared_inputs(news, INPUTS, OUTPUTS)
         problems = check_unknown(inputs, INPUTS)
         problems += _check_known("tenantId", inputs.get("tenantId"), check_guid)
         problems += _check_known("roles", inputs.get("roles"), check_tenant_roles)
