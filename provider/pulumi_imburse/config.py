@@ -27,8 +27,6 @@ class Setting:
     env: str
     default: str | None = None
     secret: bool = False
-    required: bool = False
-    doc: str = ""
 
     @property
     def config_key(self) -> str:
@@ -36,11 +34,13 @@ class Setting:
         return f"{NAMESPACE}:{self.name}"
 
 
-BASE_URL: Final = Setting("baseUrl", "IMBURSE_BASE_URL", SANDBOX_URL, doc="API base URL")
-PUBLIC_KEY: Final = Setting("publicKey", "IMBURSE_PUBLIC_KEY", required=True, doc="Account API key: public key")
-PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True, required=True,
-                             doc="Account API key: private key (set with `pulumi config set --secret`)")
-ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID", doc="Account id, sent as x-account-id (optional)")
+BASE_URL: Final = Setting("baseUrl", "IMBURSE_BASE_URL", SANDBOX_URL)
+PUBLIC_KEY: Final = Setting("publicKey", "IMBURSE_PUBLIC_KEY")
+"""The account API key's public key (required for any API call)."""
+PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True)
+"""The account API key's private key (required; set it with ``pulumi config set --secret``)."""
+ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID")
+"""The account id, sent as ``x-account-id`` (optional)."""
 
 SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID)
 
