@@ -1,10 +1,14 @@
-# pulumi-imburse developer commands. Everything runs from a project-local virtualenv.
+# pulumi-imburse developer commands. Everything runs from a project-local virtualenv and a project-local
+# Pulumi CLI (.tools/bin, see scripts/pulumi-cli.sh).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+TOOLS  := $(CURDIR)/.tools/bin
+# The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
+export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench pulumi-cli clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## test: lint, type-check and run the whole test suite against the embedded emulator
+## pulumi-cli: a pinned Pulumi CLI and its Python launchers in .tools/bin (built from Pulumi's Go modules if needed)
+pulumi-cli:
+	@bash scripts/pulumi-cli.sh
+
+## test: lint, type-check and run the whole test suite against the embedded emulator and the real Pulumi CLI
 test: lint typecheck pytest
 
 lint: $(STAMP)
@@ -21,16 +29,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) pulumi-cli
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## demo: start the emulator and deploy the root stack against it
-demo: $(STAMP)
+## demo: start the emulator and deploy the root stack against it with the Pulumi CLI
+demo: $(STAMP) pulumi-cli
 	$(PY) examples/demo.py $(DEMO_ARGS)
 
-## bench: measure the provider against the host's floor (benchmarks/README.md)
-bench: $(STAMP)
+## bench: measure the provider through the Pulumi CLI and the provider host (benchmarks/README.md)
+bench: $(STAMP) pulumi-cli
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+
+## clean-tools: remove the project-local Pulumi CLI (make pulumi-cli builds it again)
+clean-tools:
+	rm -rf .tools

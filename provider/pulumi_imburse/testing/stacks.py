@@ -1,0 +1,185 @@
+"""Run a Pulumi stack that uses Imburse resources offline: the real Pulumi CLI, the local emulator.
+
+:func:`emulated_stack` starts an :class:`~pulumi_imburse.emulator.process.EmulatorProcess` (or uses yours),
+makes a Pulumi Automation API stack with a local file backend and passphrase secrets in a temporary directory,
+wires the ``imburse:*`` provider config to the emulator, and hands you the stack. Everything else is the real
+thing: ``stack.up()`` runs the Pulumi CLI, which runs your program and the Imburse dynamic providers.
+
+The program is either a Python function (an Automation API inline program) or a project directory
+(``Pulumi.yaml``, ``__main__.py`` and, if present, ``Pulumi.<stack>.yaml``). A directory is copied, so config
+set by the test never touches your files, and its ``__main__.py`` runs as an inline program, in this
+process: the Automation API serves it to the CLI as a language runtime (``pulumi up --client``), so no
+``pulumi-language-python`` plugin is needed. The dynamic providers run in ``python -m pulumi.dynamic`` with
+this interpreter (``PULUMI_PYTHON_CMD``).
+
+The ``pulumi`` CLI must be on ``PATH`` (or given as ``pulumi_command``), with the
+``pulumi-resource-pulumi-python`` launcher that Pulumi ships beside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import runpy
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pulumi import automation as auto
+
+from ..client import ImburseClient
+from ..config import NAMESPACE
+from ..emulator.process import EmulatorProcess
+
+DEFAULT_PASSPHRASE = "pulumi-imburse-test"
+"""The passphrase of the throwaway secrets provider of a test stack."""
+
+_COPY_IGNORE = shutil.ignore_patterns(".venv", "venv", "__pycache__", ".pulumi", "node_modules", "*.pyc")
+
+
+class PulumiCLINotFoundError(RuntimeError):
+    """No ``pulumi`` CLI on ``PATH``."""
+
+
+@dataclass
+class EmulatedStack:
+    """A Pulumi stack wired to an Imburse emulator, as made by :func:`emulated_stack`."""
+
+    stack: auto.Stack
+    """The Automation API stack: ``up()``, ``preview()``, ``refresh()``, ``destroy()``, ``export_stack()``..."""
+    emulator: EmulatorProcess
+    """The emulator the stack's ``imburse:*`` config points at."""
+    work_dir: Path
+    """The stack's project directory (a copy, for a project given by path)."""
+    backend_dir: Path
+    """The local file backend holding the stack's state (``file://`` URL in ``env["PULUMI_BACKEND_URL"]``)."""
+    env: dict[str, str]
+    """The environment the CLI runs with (backend, passphrase, Pulumi home, Python command)."""
+
+    def account_client(self) -> ImburseClient:
+        """An :class:`~pulumi_imburse.client.ImburseClient` with the emulator's account key, to inspect results."""
+        return ImburseClient(self.emulator.base_url, self.emulator.public_key, self.emulator.private_key)
+
+    def set_config(self, config: Mapping[str, Any], *, secret: bool = False) -> None:
+        """Set stack config; keys without a ``project:`` namespace get the project's. Values may be objects."""
+        set_config(self.stack, config, secret=secret)
+
+
+def project_program(project_dir: str | os.PathLike[str]) -> auto.PulumiFn:
+    """An inline program that runs ``project_dir``'s ``__main__.py`` (or the ``main`` of its ``Pulumi.yaml``)."""
+    root = Path(project_dir).resolve()
+    settings = _project_settings(root)
+    main = root / str(settings.get("main") or "")
+
+    def program() -> None:
+        # runpy puts the program's directory first on sys.path while it runs, so local imports work.
+        runpy.run_path(str(main), run_name="__main__")
+
+    return program
+
+
+def set_config(stack: auto.Stack, config: Mapping[str, Any], *, secret: bool = False) -> None:
+    """Set ``config`` on ``stack`` in one CLI call; object values become structured config."""
+    project = stack.workspace.project_settings().name
+    entries: dict[str, dict[str, Any]] = {}
+    for key, value in config.items():
+        full = key if ":" in key else f"{project}:{key}"
+        entry: dict[str, Any] = {"secret": secret}
+        if isinstance(value, str):
+            entry["value"] = value
+        else:
+            entry["value"] = json.dumps(value)
+            entry["objectValue"] = value
+        entries[full] = entry
+    if entries:
+        stack.set_all_config_json(json.dumps(entries))
+
+
+@contextlib.contextmanager
+def emulated_stack(
+    program: auto.PulumiFn | str | os.PathLike[str],
+    *,
+    stack_name: str = "test",
+    project_name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    secret_config: Mapping[str, Any] | None = None,
+    emulator: EmulatorProcess | None = None,
+    passphrase: str = DEFAULT_PASSPHRASE,
+    env: Mapping[str, str] | None = None,
+    pulumi_command: auto.PulumiCommand | None = None,
+    destroy_on_exit: bool = True,
+) -> Iterator[EmulatedStack]:
+    """A stack of ``program`` against the Imburse emulator, with a throwaway local backend.
+
+    :param program: a function (inline program) or a project directory to copy and run.
+    :param stack_name: the stack's name; a project's ``Pulumi.<stack_name>.yaml`` is used if present.
+    :param project_name: required for a function; a directory's comes from its ``Pulumi.yaml``.
+    :param config: stack config (``key`` or ``namespace:key``); dicts and lists become structured config.
+    :param secret_config: stack config set as secrets.
+    :param emulator: an emulator to use; by default one is started (temporary db) and stopped at exit.
+    :param passphrase: the stack's secrets passphrase.
+    :param env: more environment for the CLI and the providers.
+    :param pulumi_command: the CLI to run; by default ``pulumi`` on ``PATH``.
+    :param destroy_on_exit: destroy what is left in the stack at exit (best effort), so a shared emulator
+        does not collect tenants and keys from failed tests.
+    :raises PulumiCLINotFoundError: no CLI given and none on ``PATH``.
+    """
+    if pulumi_command is None and shutil.which("pulumi") is None:
+        raise PulumiCLINotFoundError(
+            "the Pulumi CLI is not on PATH: install Pulumi (https://www.pulumi.com/docs/iac/download-install/), "
+            "or in a pulumi-imburse checkout run `make pulumi-cli` and put .tools/bin on PATH")
+    with contextlib.ExitStack() as resources:
+        emu = emulator or resources.enter_context(EmulatorProcess())
+        tmp = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="imburse-stack-")))
+        work_dir, backend, home = tmp / "project", tmp / "backend", tmp / "home"
+        backend.mkdir()
+        if callable(program):
+            if not project_name:
+                raise ValueError("project_name is required with an inline program")
+            work_dir.mkdir()
+            fn = program
+        else:
+            shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
+            project_name = project_name or str(_project_settings(work_dir)["name"])
+            fn = project_program(work_dir)
+        cli_env = {
+            "PULUMI_BACKEND_URL": backend.as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
+            "PULUMI_HOME": str(home),
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_PYTHON_CMD": sys.executable,
+            **(env or {}),
+        }
+        stack = auto.create_or_select_stack(
+            stack_name=stack_name, project_name=project_name, program=fn,
+            opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=cli_env, pulumi_command=pulumi_command),
+        )
+        set_config(stack, {f"{NAMESPACE}:baseUrl": emu.base_url, f"{NAMESPACE}:publicKey": emu.public_key,
+                           **(config or {})})
+        set_config(stack, {f"{NAMESPACE}:privateKey": emu.private_key, **(secret_config or {})}, secret=True)
+        try:
+            yield EmulatedStack(stack=stack, emulator=emu, work_dir=work_dir, backend_dir=backend, env=cli_env)
+        finally:
+            if destroy_on_exit:
+                with contextlib.suppress(auto.CommandError):
+                    stack.destroy(on_output=lambda _line: None)
+
+
+def _project_settings(project_dir: Path) -> dict[str, Any]:
+    for name in ("Pulumi.yaml", "Pulumi.yml"):
+        path = project_dir / name
+        if path.is_file():
+            settings = yaml.safe_load(path.read_text()) or {}
+            if not isinstance(settings, dict) or not settings.get("name"):
+                raise ValueError(f"{path}: not a Pulumi project file (no name)")
+            main = settings.get("main") or "__main__.py"
+            settings["main"] = main if str(main).endswith(".py") else f"{main}/__main__.py"
+            return settings
+    raise FileNotFoundError(f"{project_dir}: no Pulumi.yaml")
