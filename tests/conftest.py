@@ -1,9 +1,15 @@
-"""Shared fixtures: one real emulator process per test session, and a fresh tenant per test."""
+"""Shared fixtures: one real emulator process per test session, and a fresh tenant per test.
+
+The project's own Pulumi CLI (`make pulumi-cli`, .tools/bin) goes first on PATH, so `pytest` run by hand
+uses the same CLI as `make test`. A test that needs the CLI and finds none fails (it is not skipped).
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +18,10 @@ import requests
 from pulumi_imburse import routes
 from pulumi_imburse.auth import hmac_authorization
 from pulumi_imburse.emulator.process import EmulatorProcess
+
+TOOLS_BIN = Path(__file__).resolve().parents[1] / ".tools" / "bin"
+if TOOLS_BIN.is_dir() and str(TOOLS_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 @pytest.fixture(scope="session")
