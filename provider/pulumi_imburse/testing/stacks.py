@@ -84,6 +84,27 @@ def project_program(project_dir: str | os.PathLike[str]) -> auto.PulumiFn:
     return program
 
 
+def cli_env(backend_dir: Path, pulumi_home: Path, passphrase: str) -> dict[str, str]:
+    """The environment of a hermetic CLI run: a local file backend, passphrase secrets, its own Pulumi home,
+    no update check, no plugin downloads, and this interpreter for the dynamic providers."""
+    return {
+        "PULUMI_BACKEND_URL": backend_dir.as_uri(),
+        "PULUMI_CONFIG_PASSPHRASE": passphrase,
+        "PULUMI_HOME": str(pulumi_home),
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_PYTHON_CMD": sys.executable,
+    }
+
+
+def require_cli() -> None:
+    """Raise :class:`PulumiCLINotFoundError` unless a ``pulumi`` CLI is on ``PATH``."""
+    if shutil.which("pulumi") is None:
+        raise PulumiCLINotFoundError(
+            "the Pulumi CLI is not on PATH: install Pulumi (https://www.pulumi.com/docs/iac/download-install/), "
+            "or in a pulumi-imburse checkout run `make pulumi-cli` and put .tools/bin on PATH")
+
+
 def set_config(stack: auto.Stack, config: Mapping[str, Any], *, secret: bool = False) -> None:
     """Set ``config`` on ``stack`` in one CLI call; object values become structured config."""
     project = stack.workspace.project_settings().name
@@ -130,10 +151,8 @@ def emulated_stack(
         does not collect tenants and keys from failed tests.
     :raises PulumiCLINotFoundError: no CLI given and none on ``PATH``.
     """
-    if pulumi_command is None and shutil.which("pulumi") is None:
-        raise PulumiCLINotFoundError(
-            "the Pulumi CLI is not on PATH: install Pulumi (https://www.pulumi.com/docs/iac/download-install/), "
-            "or in a pulumi-imburse checkout run `make pulumi-cli` and put .tools/bin on PATH")
+    if pulumi_command is None:
+        require_cli()
     with contextlib.ExitStack() as resources:
         emu = emulator or resources.enter_context(EmulatorProcess())
         tmp = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="imburse-stack-")))
@@ -148,24 +167,16 @@ def emulated_stack(
             shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
             project_name = project_name or str(_project_settings(work_dir)["name"])
             fn = project_program(work_dir)
-        cli_env = {
-            "PULUMI_BACKEND_URL": backend.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": passphrase,
-            "PULUMI_HOME": str(home),
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            "PULUMI_PYTHON_CMD": sys.executable,
-            **(env or {}),
-        }
+        run_env = {**cli_env(backend, home, passphrase), **(env or {})}
         stack = auto.create_or_select_stack(
             stack_name=stack_name, project_name=project_name, program=fn,
-            opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=cli_env, pulumi_command=pulumi_command),
+            opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=run_env, pulumi_command=pulumi_command),
         )
         set_config(stack, {f"{NAMESPACE}:baseUrl": emu.base_url, f"{NAMESPACE}:publicKey": emu.public_key,
                            **(config or {})})
         set_config(stack, {f"{NAMESPACE}:privateKey": emu.private_key, **(secret_config or {})}, secret=True)
         try:
-            yield EmulatedStack(stack=stack, emulator=emu, work_dir=work_dir, backend_dir=backend, env=cli_env)
+            yield EmulatedStack(stack=stack, emulator=emu, work_dir=work_dir, backend_dir=backend, env=run_env)
         finally:
             if destroy_on_exit:
                 with contextlib.suppress(auto.CommandError):
