@@ -67,6 +67,14 @@ TENANT_FIELDS: Final[tuple[str, ...]] = ("name", *ADDRESS_FIELDS)
 KEY_FIELDS: Final[tuple[str, ...]] = ("name", "roles")
 """Body properties of create/update tenant key."""
 
+KEY_AGE_FIELDS: Final[tuple[str, ...]] = ("tenantId", "publicKey", "days")
+"""Body properties of the test-only ``POST /_emulator/keys/age``."""
+
+MAX_KEY_AGE_DAYS: Final = 36500
+"""The furthest back (days) the test-only key-age control moves a creation time."""
+
+SECONDS_PER_DAY: Final = 86400
+
 JWT_ALGORITHM: Final = "HS256"
 _NONCE_PRUNE_INTERVAL: Final = 30.0
 _CLAIMS_CACHE_SIZE: Final = 4096
@@ -629,6 +637,28 @@ class Backend:
         self._tenant_key_row(tenant_id, public_key)
         self._write("UPDATE tenant_keys SET name = COALESCE(?, name), roles = ? WHERE public_key = ?",
                     (name, json.dumps(roles), public_key))
+        return self._key_json(self._tenant_key_row(tenant_id, public_key))
+
+    def age_key(self, body: object) -> dict[str, Any]:
+        """Test-only: ``{"tenantId", "publicKey", "days"}`` moves a tenant key's creation time ``days`` back.
+
+        The key then looks that much older to every reader (``createdAt``), as if it had been created then;
+        nothing else about it changes. ``days`` is a number >= 0 (fractions allowed). 404 for an unknown key.
+        """
+        obj = _require_object(body)
+        problems = check_unknown(obj, KEY_AGE_FIELDS)
+        for prop in ("tenantId", "publicKey"):
+            problems += check_guid(prop, obj.get(prop))
+        days: object = obj.get("days")
+        if isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days <= MAX_KEY_AGE_DAYS:
+            problems.append(Problem("days", f"days must be a number of days from 0 to {MAX_KEY_AGE_DAYS}, "
+                                            f"got {days!r}"))
+        if problems:
+            raise invalid(problems)
+        tenant_id, public_key = str(obj["tenantId"]).lower(), str(obj["publicKey"]).lower()
+        self._tenant_key_row(tenant_id, public_key)
+        self._write("UPDATE tenant_keys SET created_at = created_at - ? WHERE public_key = ?",
+                    (float(obj["days"]) * SECONDS_PER_DAY, public_key))
         return self._key_json(self._tenant_key_row(tenant_id, public_key))
 
     def delete_key(self, principal: Principal, tenant_id: str, public_key: str) -> None:

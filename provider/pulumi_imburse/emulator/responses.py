@@ -226,6 +226,11 @@ async def create_account_key(state: EmulatorState, request: Request) -> Any:
     return state.backend.create_account_key(await json_body(request)).to_json()
 
 
+async def age_key(state: EmulatorState, request: Request) -> Any:
+    """Test-only: ``{"tenantId", "publicKey", "days"}`` makes a tenant key ``days`` older; returns the key."""
+    return state.backend.age_key(await json_body(request))
+
+
 async def openapi(state: EmulatorState, request: Request) -> Any:
     """The OpenAPI document of the API routes."""
     return state.openapi

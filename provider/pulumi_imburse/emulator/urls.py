@@ -13,6 +13,8 @@ Test-only controls (never part of the Imburse API; not counted in stats, never f
   emulated clock that stamps and expires bearer tokens.
 - ``POST /_emulator/account-keys``: mint an account API key with the given account roles (in the
   bootstrap account, or in a new account with ``"newAccount": true``).
+- ``POST /_emulator/keys/age``: ``{"tenantId", "publicKey", "days"}`` moves a tenant key's creation time
+  back by ``days``, so its ``createdAt`` shows it that much older (rotation tests without waiting).
 - ``GET /openapi.json``: the API's OpenAPI document.
 """
 
@@ -62,6 +64,7 @@ CONTROL_OPERATIONS: Final[tuple[tuple[str, str, Operation], ...]] = (
     ("POST", f"{CONTROL_PREFIX}/clock", Operation(h.advance_clock)),
     ("DELETE", f"{CONTROL_PREFIX}/clock", Operation(h.reset_clock)),
     ("POST", f"{CONTROL_PREFIX}/account-keys", Operation(h.create_account_key, 201)),
+    ("POST", f"{CONTROL_PREFIX}/keys/age", Operation(h.age_key)),
     ("GET", OPENAPI_PATH, Operation(h.openapi)),
 )
 """The test-only controls (and the OpenAPI document): method, path, operation."""
