@@ -45,9 +45,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 from pulumi_imburse import TenantKey  # noqa: E402
 from pulumi_imburse.client import ImburseClient  # noqa: E402
 from pulumi_imburse.emulator.process import EmulatorProcess  # noqa: E402
-from pulumi_imburse.testing.declared import registration  # noqa: E402
-from pulumi_imburse.testing.host import ProviderHost  # noqa: E402
 from tests.provider.harness import PROJECT, STACK, stack_config, start_host  # noqa: E402
+from tests.support.declared import registration  # noqa: E402
+from tests.support.host import ProviderHost  # noqa: E402
 
 BASELINE_FILE: Final = Path(__file__).resolve().parent / "baseline_provider.py"
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"

@@ -1,7 +1,7 @@
 """Helpers for the fault-tolerance tests: the issue's fault mix, and the engine's steps against a host.
 
 :class:`Engine` drives a real provider host (``python -m pulumi.dynamic``, via
-:class:`~pulumi_imburse.testing.host.ProviderHost`) the way the Pulumi engine drives it: up to 16 steps in
+:class:`tests.support.host.ProviderHost`) the way the Pulumi engine drives it: up to 16 steps in
 flight, each resource Check then Create (or Check, Diff, Update), Read on refresh, Delete on destroy, with
 the properties the SDK itself sends for a real ``TenantKey`` declaration.
 """

@@ -2,15 +2,18 @@
 
 The emulator refuses 30% of requests with 503/429/502 (``Retry-After`` on 429/503), carries out 10% of
 writes and then answers 504, and adds latency. The engine's parallelism (16 steps in flight) is kept.
-Each phase runs with its own seed, and the next phase starts from what the previous one left: the
-fixtures form the chain apply -> update -> refresh -> destroy, so any one test can run alone.
+Each phase has its own stack (its own tenants, keys and provider host) and its own seed: the apply runs
+under faults from nothing; the update, the refresh and the destroy each start from a stack applied without
+faults and run under faults. No test changes what another test reads, so each runs alone and in any order.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -78,24 +81,40 @@ def emu() -> Iterator[EmulatorProcess]:
         yield e
 
 
-@pytest.fixture(scope="module")
-def applied(emu: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """64 keys in 4 tenants, applied under faults (``Retry-After: 1`` here, to show it is honoured)."""
+@contextmanager
+def new_stack(emu: EmulatorProcess, tmp_path: Path, label: str) -> Iterator[Stack]:
+    """64 declared keys in 4 new tenants and a fresh provider host (nothing applied yet); all removed at exit."""
     api = account_client(emu)
-    tenants = [api.create_tenant(f"faults {i}").tenant_id for i in range(N_TENANTS)]
-    engine = Engine(emu, tmp_path_factory.mktemp("host"))
-    stack = Stack(emu, api, engine, tenants, declare_keys(tenants, N_KEYS, ROLES))
+    tenants = [api.create_tenant(f"{label} {i}").tenant_id for i in range(N_TENANTS)]
+    engine = Engine(emu, tmp_path)
+    stack = Stack(emu, api, engine, tenants, declare_keys(tenants, N_KEYS, ROLES, prefix=label))
     engine.warm_up(stack.keys[0])
     try:
-        with stack.faulty(seed=601, retryAfterSeconds=1):
-            engine.create_all(stack.keys)
-            stack.stats = emu.stats()["requests"]
         yield stack
     finally:
         engine.close()
         for tenant in tenants:
             api.delete_tenant(tenant)
         api.close()
+
+
+@contextmanager
+def applied_stack(emu: EmulatorProcess, tmp_path: Path, label: str) -> Iterator[Stack]:
+    """A stack whose 64 keys were applied without faults: the starting point of a later phase."""
+    with new_stack(emu, tmp_path, label) as stack:
+        emu.clear_faults()
+        stack.engine.create_all(stack.keys)
+        yield stack
+
+
+@pytest.fixture(scope="module")
+def applied(emu: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """64 keys in 4 tenants, applied under faults (``Retry-After: 1`` here, to show it is honoured)."""
+    with new_stack(emu, tmp_path_factory.mktemp("apply"), "apply") as stack:
+        with stack.faulty(seed=601, retryAfterSeconds=1):
+            stack.engine.create_all(stack.keys)
+            stack.stats = emu.stats()["requests"]
+        yield stack
 
 
 def test_apply_creates_exactly_one_working_key_per_declared_key(applied: Stack) -> None:
@@ -120,18 +139,23 @@ def test_apply_creates_exactly_one_working_key_per_declared_key(applied: Stack) 
 
 
 @pytest.fixture(scope="module")
-def updated(applied: Stack) -> Stack:
+def updated(emu: EmulatorProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Every key gets a second role; every fourth is renamed. Under faults."""
+    with applied_stack(emu, tmp_path_factory.mktemp("update"), "update") as stack:
+        yield _update(stack)
+
+
+def _update(stack: Stack) -> Stack:
     new_props = {}
-    for i, k in enumerate(applied.keys):
+    for i, k in enumerate(stack.keys):
         name = f"renamed-{i}" if i % 4 == 0 else None
         new_props[k.urn] = key_props(k.out["tenantId"], k.props["namePrefix"], NEW_ROLES,
                                      **({"name": name} if name else {}))
-    with applied.faulty(seed=602):
-        verdicts = pmap(lambda k: applied.engine.update(k, new_props[k.urn]), applied.keys)
-        applied.stats = applied.emu.stats()["requests"]
+    with stack.faulty(seed=602):
+        verdicts = pmap(lambda k: stack.engine.update(k, new_props[k.urn]), stack.keys)
+        stack.stats = stack.emu.stats()["requests"]
     assert verdicts == ["some"] * N_KEYS
-    return applied
+    return stack
 
 
 def test_update_converges_in_place(updated: Stack) -> None:
@@ -152,18 +176,24 @@ def test_update_converges_in_place(updated: Stack) -> None:
 
 
 @pytest.fixture(scope="module")
-def refreshed(updated: Stack) -> tuple[Stack, list[Key], list[Key]]:
+def refreshed(emu: EmulatorProcess,
+              tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, list[Key], list[Key]]]:
     """Out of band: 6 keys renamed, 4 revoked. Then a refresh (Read of every key) under faults."""
-    drifted, revoked = updated.keys[1:7], updated.keys[7:11]
+    with applied_stack(emu, tmp_path_factory.mktemp("refresh"), "refresh") as stack:
+        yield _refresh(stack)
+
+
+def _refresh(stack: Stack) -> tuple[Stack, list[Key], list[Key]]:
+    drifted, revoked = stack.keys[1:7], stack.keys[7:11]
     for k in drifted:
-        updated.api.update_key(k.out["tenantId"], k.out["publicKey"], NEW_ROLES, f"by-hand-{k.out['publicKey'][:8]}")
+        stack.api.update_key(k.out["tenantId"], k.out["publicKey"], NEW_ROLES, f"by-hand-{k.out['publicKey'][:8]}")
     for k in revoked:
-        updated.api.delete_key(k.out["tenantId"], k.out["publicKey"])
-    with updated.faulty(seed=604):
-        exists = pmap(updated.engine.refresh, updated.keys)
-    gone = [k for k, alive in zip(updated.keys, exists, strict=True) if not alive]
+        stack.api.delete_key(k.out["tenantId"], k.out["publicKey"])
+    with stack.faulty(seed=604):
+        exists = pmap(stack.engine.refresh, stack.keys)
+    gone = [k for k, alive in zip(stack.keys, exists, strict=True) if not alive]
     assert gone == revoked
-    return updated, drifted, revoked
+    return stack, drifted, revoked
 
 
 def test_refresh_reports_drift_and_revocations(refreshed: tuple[Stack, list[Key], list[Key]]) -> None:
@@ -178,12 +208,15 @@ def test_refresh_reports_drift_and_revocations(refreshed: tuple[Stack, list[Key]
     assert all(k.out["name"].startswith("by-hand-") for k in drifted)
 
 
-def test_destroy_leaves_nothing_behind(refreshed: tuple[Stack, list[Key], list[Key]]) -> None:
-    stack, _, revoked = refreshed
-    remaining = [k for k in stack.keys if k not in revoked]
-    with stack.faulty(seed=605):
-        # The engine deletes what the state holds; two already-revoked keys are deleted again too.
-        pmap(stack.engine.delete, remaining + revoked[:2])
-        deletes = sum(n for r, n in stack.emu.stats()["requests"].items() if r.startswith("DELETE "))
-    assert deletes > len(remaining)  # some deletes were refused or answered 504 and sent again
-    assert stack.live() == {}
+def test_destroy_leaves_nothing_behind(emu: EmulatorProcess, tmp_path: Path) -> None:
+    with applied_stack(emu, tmp_path, "destroy") as stack:
+        revoked = stack.keys[7:11]
+        for k in revoked:  # revoked out of band: the engine still holds them in state
+            stack.api.delete_key(k.out["tenantId"], k.out["publicKey"])
+        remaining = [k for k in stack.keys if k not in revoked]
+        with stack.faulty(seed=605):
+            # The engine deletes what the state holds; two already-revoked keys are deleted again too.
+            pmap(stack.engine.delete, remaining + revoked[:2])
+            deletes = sum(n for r, n in stack.emu.stats()["requests"].items() if r.startswith("DELETE "))
+        assert deletes > len(remaining)  # some deletes were refused or answered 504 and sent again
+        assert stack.live() == {}

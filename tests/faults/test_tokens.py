@@ -23,8 +23,8 @@ import requests
 from pulumi_imburse import routes
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.testing.errors import ProviderError
 
+from ..support.host import ProviderError
 from .support import CREATE_KEY_ROUTE, TOKEN_ROUTE, Engine, account_client, count, declare_keys, nonces, pmap
 
 ROLES = ["tenant-app-read"]

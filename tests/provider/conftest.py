@@ -9,8 +9,8 @@ import pytest
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.testing.host import ProviderHost
 
+from ..support.host import ProviderHost
 from .harness import stack_config, start_host
 
 

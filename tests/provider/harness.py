@@ -14,8 +14,9 @@ from typing import Any
 import pulumi
 
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.testing.declared import registration
-from pulumi_imburse.testing.host import ProviderHost
+
+from ..support.declared import registration
+from ..support.host import ProviderHost
 
 PROJECT = "provider-tests"
 STACK = "test"

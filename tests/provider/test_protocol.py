@@ -17,9 +17,8 @@ import pytest
 from pulumi_imburse import Tenant, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.testing.errors import ProviderError
-from pulumi_imburse.testing.host import ProviderHost
 
+from ..support.host import ProviderError, ProviderHost
 from .harness import api_requests, clean_env, sdk_inputs, start_host, urn
 
 KEY_URN = urn("TenantKey", "ci")

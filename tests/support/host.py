@@ -1,9 +1,13 @@
-"""The provider host: one real ``python -u -m pulumi.dynamic`` process per operation, driven over gRPC.
+"""A test driver for the real dynamic-provider host: ``python -u -m pulumi.dynamic``, driven over gRPC.
 
 This is the same process the Pulumi engine launches for the ``pulumi-python`` dynamic provider plugin
 (``sdk/python/dist/pulumi-resource-pulumi-python`` runs ``python -u -m pulumi.dynamic``): it prints its
 port on the first line of stdout and serves ``pulumirpc.ResourceProvider``. Its stdout/stderr after the
 port line are captured into :attr:`ProviderHost.log` so tests can read (and scan) what providers printed.
+
+It is for protocol-level tests (one Check, Diff, Create... at a time, with exactly the properties the engine
+sends) and fault tests; it is not an engine: stack-level behaviour is tested through the real Pulumi CLI
+(``pulumi_imburse.testing.emulated_stack``).
 """
 
 from __future__ import annotations
@@ -21,8 +25,52 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from .errors import ProviderError, ProviderHostError
-from .state import PropertyMap, normalize_numbers, strip_secrets
+PropertyMap = dict[str, Any]
+"""Wire-form properties: camelCase names, secrets as ``{SIG: ..., "value": ...}`` objects."""
+
+SIG_KEY: Final = "4dabf18193072939515e22adb298388d"
+SECRET_SIG: Final = "1b47061264138c4ac30d75fd1eb44270"
+
+
+class ProviderHostError(Exception):
+    """The ``python -m pulumi.dynamic`` provider host could not be started or stopped answering."""
+
+
+class ProviderError(Exception):
+    """A provider call (Check, Diff, Create, Update, Delete, Read) failed; ``details`` holds the host's traceback."""
+
+    def __init__(self, message: str, *, operation: str, urn: str, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.operation = operation
+        self.urn = urn
+        self.details = details
+
+
+def strip_secrets(value: Any) -> Any:
+    """Replace every wire secret by its element, as the engine does for a provider that does not accept secrets.
+
+    Engine rule: ``MarshalProperties(..., KeepSecrets: protocol.acceptSecrets)`` in
+    ``pkg/resource/plugin/provider_plugin.go``; the Python dynamic provider host answers ``acceptSecrets=false``.
+    """
+    if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
+        return strip_secrets(value.get("value"))
+    if isinstance(value, dict):
+        return {k: strip_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [strip_secrets(v) for v in value]
+    return value
+
+
+def normalize_numbers(value: Any) -> Any:
+    """``google.protobuf.Struct`` carries every number as a double; give integral ones back as ``int``."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: normalize_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalize_numbers(v) for v in value]
+    return value
 
 # Same limits as the SDK's own channels (pulumi/runtime/_grpc_settings.py): serialized providers can be large.
 _MAX_MESSAGE: Final = 400 * 1024 * 1024
@@ -90,7 +138,7 @@ class ProviderHost:
         self._closed = False
         self.used = False
         try:
-            self._proc = subprocess.Popen(  # noqa: S603 - fixed argv: this interpreter, -m pulumi.dynamic
+            self._proc = subprocess.Popen(  # fixed argv: this interpreter, -m pulumi.dynamic
                 [python, "-u", "-m", "pulumi.dynamic"],
                 cwd=str(cwd), env=dict(env), stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -175,10 +223,9 @@ class ProviderHost:
             response = stub.Configure(request)
         except grpc.RpcError as exc:
             raise ProviderHostError(f"Configure of the dynamic provider failed: {_details(exc)}") from exc
-        # The Python host answers acceptSecrets=False and supportsPreview=False: the runner relies on both
-        # (secrets stripped before every call, no Create/Update during previews).
+        # The Python host answers acceptSecrets=False: callers strip secrets before every call, as the engine does.
         if response.acceptSecrets:
-            raise ProviderHostError("unexpected provider host: it accepts secrets, the runner assumes it does not")
+            raise ProviderHostError("unexpected provider host: it accepts secrets, this driver assumes it does not")
 
     def close(self) -> None:
         """Stop the host process (the engine kills plugins when a deployment ends)."""
