@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+import grpc
 import pulumi_policy.policy
 from pulumi_policy import (
     EnforcementLevel,
@@ -55,6 +56,7 @@ from pulumi_policy.proxy import (
 
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
+from pulumi_imburse.tenant_key import AUTONAME_SUFFIX_BYTES
 from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
 from pulumi_imburse.validation import check_tenant_roles
 
@@ -125,9 +127,24 @@ def _config_strings(config: Mapping[str, Any], key: str, default: Sequence[str] 
     return [str(v) for v in value] if _is_list(value) else list(default)
 
 
+def _generated_name(props: Mapping[str, Any]) -> bool:
+    """Whether the key's ``name`` is one the provider generated (``<namePrefix>-<random hex>``).
+
+    A generated name changes with every preview of a key not created yet, so messages never
+    ask a user to copy it anywhere.
+    """
+    name, _ = _get(props, "name")
+    prefix, _ = _get(props, "namePrefix")
+    if not isinstance(name, str) or not isinstance(prefix, str):
+        return False
+    pattern = rf"{re.escape(prefix)}-[0-9a-f]{{{2 * AUTONAME_SUFFIX_BYTES}}}"
+    return re.fullmatch(pattern, name) is not None
+
+
 def _key_label(args: ResourceValidationArgs) -> str:
+    """``TenantKey '<resource name>'``, with the key's name when it was given explicitly."""
     name, _ = _get(args.props, "name")
-    if isinstance(name, str) and name and name != args.name:
+    if isinstance(name, str) and name and name != args.name and not _generated_name(args.props):
         return f"TenantKey {args.name!r} (key name {name!r})"
     return f"TenantKey {args.name!r}"
 
@@ -152,12 +169,11 @@ def _no_tenant_admin(args: ResourceValidationArgs, report_violation: ReportViola
         return
     if name_unknown is not None and allowed:
         raise name_unknown  # the allowlist may name this key once its name is known
-    entry = name if isinstance(name, str) and name else args.name
     report_violation(
         f"{_key_label(args)} has the role {TENANT_ADMIN!r}, which lets whoever holds the key manage "
         f"the tenant and mint more keys. Grant only the roles the key needs instead; if self-service "
-        f"is deliberate, add the key's name ({entry!r}) or its URN to allowedKeys in the policy config "
-        f"of tenant-key-no-tenant-admin.",
+        f"is deliberate, add its resource name {args.name!r} (or its URN {args.urn!r}) to allowedKeys "
+        f"in the policy config of tenant-key-no-tenant-admin.",
         None,
     )
 
@@ -437,11 +453,12 @@ POLICIES: Final[list[Policy]] = [
         name="tenant-key-no-tenant-admin",
         display_name="No tenant-admin keys unless allowed",
         description=f"A TenantKey must not have the {TENANT_ADMIN!r} role (self-service key minting) "
-                    "unless its name or URN is in allowedKeys.",
+                    "unless its resource name, URN or explicit key name is in allowedKeys.",
         enforcement_level=EnforcementLevel.MANDATORY,
         config_schema=PolicyConfigSchema(properties={
             "allowedKeys": _names_schema(
-                "Keys that may have tenant-admin: key names, Pulumi resource names or URNs."),
+                "Keys that may have tenant-admin: Pulumi resource names, URNs, or key names given "
+                "explicitly (a generated key name changes until the key exists)."),
         }),
         validate=_no_tenant_admin,
     ),
@@ -518,8 +535,60 @@ POLICIES: Final[list[Policy]] = [
 ]
 
 
+def _config_problems(policy_config: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """What in a policy config (``{policy: properties}``, as ``Configure`` gets it) this pack does not know.
+
+    The engine checks each property it knows against the policy's schema, but passes unknown policy names and
+    unknown properties on without a word, so a typo (``maxRolez``) would silently leave the default in force.
+    """
+    schemas = {p.name: p.config_schema.properties if p.config_schema else {} for p in POLICIES}
+    names = ", ".join(schemas)
+    schemas["all"] = {}  # every policy's enforcement level at once
+    problems = []
+    for name, properties in sorted(policy_config.items()):
+        if name not in schemas:
+            problems.append(f"{name!r} is not a policy of {PACK_NAME} (its policies: {names}; or all)")
+            continue
+        unknown = sorted(set(properties) - set(schemas[name]))
+        if unknown:
+            problems.append(f"{name}: unknown {'property' if len(unknown) == 1 else 'properties'} "
+                            f"{', '.join(map(repr, unknown))} (it takes: "
+                            f"{', '.join([*schemas[name], 'enforcementLevel'])})")
+    return problems
+
+
+def _install_config_check() -> None:
+    """Refuse a policy config that names a policy or a property this pack does not have.
+
+    Wraps the SDK's gRPC ``Configure`` handler (see :func:`_config_problems`); the engine reports the refusal
+    as ``configuring policy pack ...: <message>`` and runs nothing. Must run before ``PolicyPack(...)``.
+    """
+    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
+    original = getattr(servicer, "Configure", None)
+    if servicer is None or original is None:
+        raise RuntimeError(
+            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.Configure; "
+            "install the version range in policy/requirements.txt"
+        )
+    if getattr(original, "_imburse_config_check", False):
+        return
+
+    @functools.wraps(original)
+    def configure(self: Any, request: Any, context: Any) -> Any:
+        config = {k: _from_proto(v.properties) for k, v in request.policyConfig.items()}
+        problems = _config_problems(config)
+        if problems:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"invalid policy config for {PACK_NAME}: " + "; ".join(problems))
+        return original(self, request, context)
+
+    setattr(configure, "_imburse_config_check", True)  # noqa: B010
+    servicer.Configure = configure
+
+
 if __name__ == "__main__":
     _install_secret_view()
+    _install_config_check()
     PolicyPack(
         name=PACK_NAME,
         display_name="Imburse least-privilege guardrails",

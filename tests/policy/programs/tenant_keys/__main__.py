@@ -1,7 +1,11 @@
-"""One Tenant and one TenantKey per entry of the structured config ``keys`` (``{name: {roles, rotationDays}}``),
-so a test picks the policy verdicts by config alone. ``tenantName`` names the tenant; ``protectTenant`` protects
-it; ``exportPlainPrivateKeys`` exports each key's private key as plain text (``Output.unsecret``), which the
-policy ``no-plaintext-private-key-output`` exists to stop."""
+"""One TenantKey per entry of the structured config ``keys`` (``{name: {roles, rotationDays}}``), so a test picks
+the policy verdicts by config alone.
+
+``tenantId`` puts the keys on an existing tenant; without it the stack creates the Tenant ``tenant`` (named by
+``tenantName``) and the keys take its id. Each key's public key is exported, and its private key as the secret
+it is, unless ``exportPlainPrivateKeys`` is true: then as plain text (``Output.unsecret``), which the policy
+``no-plaintext-private-key-output`` exists to stop.
+"""
 
 import pulumi
 
@@ -9,16 +13,20 @@ from pulumi_imburse import Tenant, TenantAddressArgs, TenantArgs, TenantKey, Ten
 
 config = pulumi.Config()
 
-tenant = Tenant(
-    "tenant",
-    TenantArgs(name=config.require("tenantName"), address=TenantAddressArgs(locality="Leeds", country="GB")),
-    opts=pulumi.ResourceOptions(protect=config.get_bool("protectTenant") or False),
-)
-pulumi.export("tenantId", tenant.tenant_id)
+tenant_id: pulumi.Input[str]
+if config.get("tenantId"):
+    tenant_id = config.require("tenantId")
+else:
+    tenant = Tenant("tenant", TenantArgs(name=config.require("tenantName"),
+                                         address=TenantAddressArgs(locality="Leeds", country="GB")))
+    tenant_id = tenant.tenant_id
+    pulumi.export("tenantId", tenant.tenant_id)
 
 for name, spec in (config.get_object("keys") or {}).items():
-    key = TenantKey(name, TenantKeyArgs(tenant_id=tenant.tenant_id, roles=spec["roles"],
+    key = TenantKey(name, TenantKeyArgs(tenant_id=tenant_id, roles=spec["roles"],
                                         rotation_days=spec.get("rotationDays")))
     pulumi.export(f"{name}PublicKey", key.public_key)
     if config.get_bool("exportPlainPrivateKeys"):
         pulumi.export(f"{name}PrivateKey", pulumi.Output.unsecret(key.private_key))
+    else:
+        pulumi.export(f"{name}PrivateKey", key.private_key)

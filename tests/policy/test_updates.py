@@ -1,0 +1,187 @@
+"""The pack in ``pulumi up``: what a violation stops, what it lets through, and when stack policies run.
+
+``programs/tenant_keys`` declares the TenantKeys of its ``keys`` config on an existing tenant (``tenantId``) or on a
+Tenant of its own, so each test picks the verdicts by config. The Automation API runs ``pulumi up --skip-preview``
+(as ``pulumi/actions`` does): the engine sends each resource to the pack just before that resource's step, so a
+resource that breaks a mandatory policy is never written, while resources that came before it are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pulumi_imburse.client import ImburseClient
+from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.testing import EmulatedStack, emulated_stack
+from tests.engine import api_writes
+from tests.policy.support import KEY_TYPE, PACK, PACK_ENV, STACK_TYPE, preview, up, urn
+
+PROGRAM = Path(__file__).resolve().parent / "programs" / "tenant_keys"
+PROJECT = "guarded"
+READ = ["tenant-transaction-read"]
+ADMIN = ["tenant-admin", "tenant-transaction-read"]
+
+
+def api(emu: EmulatorProcess) -> ImburseClient:
+    return ImburseClient(emu.base_url, emu.public_key, emu.private_key)
+
+
+@contextlib.contextmanager
+def existing_tenant(emu: EmulatorProcess, name: str) -> Iterator[str]:
+    """A tenant made through the API (not by the stack); its id."""
+    with api(emu) as client:
+        tenant_id = client.create_tenant(name).tenant_id
+    try:
+        yield tenant_id
+    finally:
+        with api(emu) as client, contextlib.suppress(Exception):
+            client.delete_tenant(tenant_id)
+
+
+def keys_of(emu: EmulatorProcess, tenant_id: str) -> dict[str, tuple[str, ...]]:
+    """``{key name: roles}`` of the tenant's keys, as the API has them."""
+    with api(emu) as client:
+        return {k.name: k.roles for k in client.list_keys(tenant_id)}
+
+
+def resources(s: EmulatedStack) -> list[tuple[str, Any]]:
+    """``(urn, inputs)`` of the stack's resources in its state, providers left out (their inputs are the stack's
+    config, which a test changes)."""
+    deployment = s.stack.export_stack().deployment or {}
+    return [(r["urn"], r.get("inputs")) for r in deployment.get("resources", [])
+            if not r["type"].startswith("pulumi:providers:")]
+
+
+def key_urn(stack: str, name: str) -> str:
+    return urn(stack, PROJECT, KEY_TYPE, name)
+
+
+# -- A stack on an existing tenant: advisory goes through, mandatory stops before any write ----------------
+
+@pytest.fixture(scope="module")
+def deployed(emulator: EmulatorProcess) -> Iterator[tuple[EmulatedStack, str, Any]]:
+    """A stack with two keys on an existing tenant, after a successful ``up``: (stack, tenant id, that up)."""
+    with existing_tenant(emulator, "policy-updates") as tenant_id, emulated_stack(
+            PROGRAM, stack_name="updates", emulator=emulator, env=PACK_ENV,
+            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30},
+                                                     "legacy": {"roles": READ}}}) as s:
+        yield s, tenant_id, up(s)
+
+
+def test_advisory_violations_are_reported_and_up_proceeds(deployed: tuple[EmulatedStack, str, Any]) -> None:
+    s, tenant_id, run = deployed
+    assert not run.failed, run.error
+    assert run.verdicts() == {("legacy", "tenant-key-rotation"): "advisory"}
+    assert "TenantKey 'legacy' never rotates" in run.message("legacy", "tenant-key-rotation")
+    created = keys_of(s.emulator, tenant_id)
+    assert sorted(created.values()) == [tuple(READ), tuple(READ)]
+    assert {n.rsplit("-", 1)[0] for n in created} == {"ci", "legacy"}  # generated names: <resource name>-<hex>
+    # the private keys are exported as the secrets they are: no-plaintext-private-key-output is satisfied
+    outputs = s.stack.outputs()
+    assert outputs["ciPrivateKey"].secret and outputs["legacyPrivateKey"].secret
+
+
+def test_a_mandatory_violation_stops_up_before_any_write(deployed: tuple[EmulatedStack, str, Any]) -> None:
+    s, tenant_id, _ = deployed
+    keys_before, state_before, writes_before = keys_of(s.emulator, tenant_id), resources(s), api_writes(s.emulator)
+    outputs_before = {k: v.value for k, v in s.stack.outputs().items()}
+    good = {"ci": {"roles": READ, "rotationDays": 30}, "legacy": {"roles": READ}}
+    # an update that gives `ci` tenant-admin, and a new tenant-admin key
+    s.set_config({"keys": {**good, "ci": {"roles": ADMIN, "rotationDays": 30},
+                           "minter": {"roles": ["tenant-admin"], "rotationDays": 30}}})
+    try:
+        run = up(s)
+    finally:
+        s.set_config({"keys": good})
+    assert run.failed
+    # the update stops at the first refused resource, whichever of the two the engine got first
+    refused = {(v.resource, v.policy) for v in run.violations if v.level == "mandatory"}
+    assert refused and refused <= {("ci", "tenant-key-no-tenant-admin"), ("minter", "tenant-key-no-tenant-admin")}
+    assert api_writes(s.emulator) == writes_before
+    assert keys_of(s.emulator, tenant_id) == keys_before  # `ci` keeps its roles; no `minter`
+    assert resources(s) == state_before
+    assert {k: v.value for k, v in s.stack.outputs().items()} == outputs_before
+
+
+def test_up_without_preview_stops_at_the_refused_key_after_what_it_depends_on(emulator: EmulatorProcess) -> None:
+    # A key of a Tenant created in the same run waits for the tenant's id, so the tenant is created first; the
+    # key is refused when it comes up. (`pulumi up` without --skip-preview previews first and stops there.)
+    with emulated_stack(PROGRAM, stack_name="depends", emulator=emulator, env=PACK_ENV,
+                        config={"tenantName": "policy-depends",
+                                "keys": {"minter": {"roles": ["tenant-admin"], "rotationDays": 30}}}) as s:
+        writes_before = api_writes(s.emulator)
+        run = up(s)
+        assert run.failed
+        assert run.of("minter") == {"tenant-key-no-tenant-admin": "mandatory"}
+        assert api_writes(s.emulator) == writes_before + 1  # the tenant, not the key
+        (tenant_id,) = [t.tenant_id for t in api(emulator).list_tenants() if t.name == "policy-depends"]
+        assert keys_of(emulator, tenant_id) == {}
+        assert [u.rsplit("::", 1)[-1] for u, _ in resources(s)] == ["guarded-depends", "tenant"]
+
+
+# -- A key the provider's Check refuses too ------------------------------------------------------------------
+
+def test_roles_that_are_not_tenant_roles_fail_check_and_the_policy(emulator: EmulatorProcess) -> None:
+    with existing_tenant(emulator, "policy-check") as tenant_id, emulated_stack(
+            PROGRAM, stack_name="check", emulator=emulator, env=PACK_ENV,
+            config={"tenantId": tenant_id,
+                    "keys": {"typo": {"roles": ["tenant-app-reed", "account-admin"], "rotationDays": 30}}}) as s:
+        run = preview(s)
+    assert run.failed
+    assert run.of("typo") == {"tenant-key-known-roles": "mandatory"}
+    message = run.message("typo", "tenant-key-known-roles")
+    assert "TenantKey 'typo' has invalid roles" in message
+    assert "'tenant-app-reed' is not a tenant role" in message
+    assert "'account-admin' is an account role and cannot be given to a tenant key" in message
+    assert "roles[0] 'tenant-app-reed' is not a tenant role" in str(run.error)  # the provider's Check says so too
+
+
+# -- The stack policy on private keys: it sees the outputs at the end --------------------------------------
+
+def test_a_private_key_exported_as_plain_text_fails_up_after_the_fact(emulator: EmulatorProcess) -> None:
+    with existing_tenant(emulator, "policy-leak") as tenant_id, emulated_stack(
+            PROGRAM, stack_name="leak", emulator=emulator, env=PACK_ENV,
+            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30}},
+                    "exportPlainPrivateKeys": "true"}) as s:
+        # The first preview cannot tell: the key, and so its private key, does not exist yet.
+        assert preview(s).violations == []
+
+        run = up(s)
+        assert run.failed
+        (leak,) = run.violations
+        assert (leak.policy, leak.level, leak.urn) == (
+            "no-plaintext-private-key-output", "mandatory", urn("leak", PROJECT, STACK_TYPE, f"{PROJECT}-leak"))
+        assert (f"Stack output 'ciPrivateKey' holds the private key of {key_urn('leak', 'ci')} as plain text"
+                in leak.message)
+        assert "never pass it through Output.unsecret" in leak.message
+        # ...after the update: the key exists, and the state holds its private key in plain text
+        private_key = s.stack.outputs()["ciPrivateKey"]
+        assert not private_key.secret and len(private_key.value) >= 16
+        assert private_key.value not in leak.message
+        assert len(keys_of(emulator, tenant_id)) == 1
+
+        # From now on the preview catches it before any further update...
+        again = preview(s)
+        assert again.failed and [v.policy for v in again.violations] == ["no-plaintext-private-key-output"]
+        # ...and so does `pulumi policy analyze`, which reads the state without running the program.
+        audit = subprocess.run(
+            ["pulumi", "policy", "analyze", "--stack", "leak", "--policy-pack", str(PACK)],
+            cwd=s.work_dir, env={**os.environ, **s.env}, capture_output=True, text=True, timeout=120)
+        assert audit.returncode != 0
+        assert "no-plaintext-private-key-output" in audit.stdout
+        assert "Stack output 'ciPrivateKey' holds the private key" in audit.stdout
+        assert private_key.value not in audit.stdout + audit.stderr
+
+        # Exporting the secret as it is fixes it.
+        s.set_config({"exportPlainPrivateKeys": "false"})
+        fixed = up(s)
+        assert not fixed.failed, fixed.error
+        assert fixed.violations == []
+        assert s.stack.outputs()["ciPrivateKey"].secret
