@@ -40,7 +40,9 @@ from ..emulator.process import EmulatorProcess
 DEFAULT_PASSPHRASE = "pulumi-imburse-test"
 """The passphrase of the throwaway secrets provider of a test stack."""
 
-_COPY_IGNORE = shutil.ignore_patterns(".venv", "venv", "__pycache__", ".pulumi", "node_modules", "*.pyc")
+_COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", ".tools", ".demo", "__pycache__", ".pulumi", "*_cache",
+                                      "node_modules", "*.pyc")
+_STACK_ENCRYPTION_KEYS = ("encryptionsalt", "encryptedkey", "secretsprovider")
 
 
 class PulumiCLINotFoundError(RuntimeError):
@@ -165,6 +167,7 @@ def emulated_stack(
             fn = program
         else:
             shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
+            _use_own_secrets(work_dir / f"Pulumi.{stack_name}.yaml")
             project_name = project_name or str(_project_settings(work_dir)["name"])
             fn = project_program(work_dir)
         run_env = {**cli_env(backend, home, passphrase), **(env or {})}
@@ -181,6 +184,32 @@ def emulated_stack(
             if destroy_on_exit:
                 with contextlib.suppress(auto.CommandError):
                     stack.destroy(on_output=lambda _line: None)
+
+
+def _use_own_secrets(stack_file: Path) -> None:
+    """Let the copied stack file take the test stack's own passphrase secrets provider.
+
+    A committed stack file carries the salt (or key) of the secrets provider it was made with. With no
+    encrypted (``secure:``) values in it, that salt only ties the copy to a passphrase the test does not
+    know, so it is dropped. With encrypted values it is kept: give ``emulated_stack`` their ``passphrase``.
+    """
+    if not stack_file.is_file():
+        return
+    settings = yaml.safe_load(stack_file.read_text()) or {}
+    if not isinstance(settings, dict) or _has_secure_value(settings.get("config")):
+        return
+    if any(k in settings for k in _STACK_ENCRYPTION_KEYS):
+        for key in _STACK_ENCRYPTION_KEYS:
+            settings.pop(key, None)
+        stack_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def _has_secure_value(value: Any) -> bool:
+    if isinstance(value, dict):
+        return "secure" in value or any(_has_secure_value(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_secure_value(v) for v in value)
+    return False
 
 
 def _project_settings(project_dir: Path) -> dict[str, Any]:
