@@ -10,13 +10,22 @@ A stack file such as::
           protect: true
           keys:
             ci: {roles: [tenant-app-read], rotationDays: 90}
-        legacy:                                # a tenant that already exists
+        legacy:                                # a tenant that already exists, not managed here
           tenantId: 88fdb12a-14dc-419c-b74c-422e2c25cfe7
           keys:
             payouts: {roles: [tenant-payout-scheme-write], keepers: {epoch: "1"}}
+            reports:                           # an existing key, taken over as it is
+              roles: [tenant-transaction-read]
+              adoptPublicKey: 3b0e6c1d-6f1a-4c8e-9a51-2d6f0f7f4e21
+        globex:                                # an existing tenant, taken over and managed from now on
+          name: Globex Payouts
+          adoptTenantId: 5f1c2a8e-0b7d-4f59-a3c2-6e9d1b4a7c30
 
 becomes one :class:`~pulumi_imburse.Tenant` per entry with a ``name`` and one
 :class:`~pulumi_imburse.TenantKey` per key, via :func:`declare_from_config` and :func:`export`.
+``adoptTenantId`` (on a tenant entry with ``name``) and ``adoptPublicKey`` (on a key) take over an
+existing tenant or key at the first create instead of creating one; the declaration must match it
+(see :class:`~pulumi_imburse.Tenant` and :class:`~pulumi_imburse.TenantKey`).
 Config mistakes fail before any resource is registered, with the config path and allowed fields.
 """
 
@@ -31,9 +40,10 @@ import pulumi
 
 from .tenant import Tenant
 from .tenant_key import TenantKey
+from .validation import is_guid
 
-TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys")
-KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect")
+TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys", "adoptTenantId")
+KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -74,6 +84,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
                 slug,
                 name=entry["name"],
                 address=entry.get("address"),
+                adopt_tenant_id=entry.get("adoptTenantId"),
                 opts=pulumi.ResourceOptions(protect=bool(entry.get("protect", False))),
             )
             result = DeclaredTenant(tenant_id=tenant.tenant_id, tenant=tenant)
@@ -86,6 +97,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
                 name=key_spec.get("name"),
                 keepers=key_spec.get("keepers"),
                 rotation_days=key_spec.get("rotationDays"),
+                adopt_public_key=key_spec.get("adoptPublicKey"),
                 opts=pulumi.ResourceOptions(protect=bool(key_spec.get("protect", False)), **parent_opts),
             )
         declared[slug] = result
@@ -128,10 +140,19 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
         if ("name" in entry) == ("tenantId" in entry):
             raise StackConfigError(f"{where}: give either name (a tenant this stack creates) or tenantId "
                                    "(an existing tenant), not both or neither")
-        if "tenantId" in entry and ("address" in entry or "protect" in entry):
-            raise StackConfigError(f"{where}: address and protect apply to tenants this stack creates (with name)")
+        if "tenantId" in entry and ("address" in entry or "protect" in entry or "adoptTenantId" in entry):
+            raise StackConfigError(f"{where}: address, protect and adoptTenantId apply to tenants this stack "
+                                   "manages (with name); tenantId names a tenant it does not manage")
+        _check_guid(entry, "adoptTenantId", where)
         for key_name, key_spec in _mapping(entry.get("keys") or {}, f"{where}.keys").items():
             kwhere = f"{where}.keys.{key_name}"
             key_spec = _entry(key_name, key_spec, kwhere, "key names", KEY_FIELDS)
             if "roles" not in key_spec:
                 raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
+            _check_guid(key_spec, "adoptPublicKey", kwhere)
+
+
+def _check_guid(entry: Mapping[str, Any], field_name: str, where: str) -> None:
+    if field_name in entry and not is_guid(entry[field_name]):
+        raise StackConfigError(f"{where}.{field_name} must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, "
+                               f"got {entry[field_name]!r}")

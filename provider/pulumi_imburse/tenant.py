@@ -1,7 +1,9 @@
 """``Tenant``: an Imburse tenant (a company, department or organisation inside the account).
 
 Every input changes in place; nothing forces a replacement. Deleting a tenant deletes it in
-Imburse together with all its keys, so ``protect=True`` is wise for tenants.
+Imburse together with all its keys, so ``protect=True`` is wise for tenants. ``adoptTenantId`` takes
+over an existing tenant at the first create instead of making one; changing or removing it later
+changes nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse
 from ._base import ImburseProvider, WireNames, declared_inputs, failures, is_unknown, split_args
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
@@ -21,7 +24,11 @@ from .validation import check_address, check_name, check_unknown
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
 
 INPUTS: Final = ("name", "address")
-OUTPUTS: Final = (*INPUTS, "tenantId", "accountId")
+CREATE_ONLY: Final = ("adoptTenantId",)
+"""Inputs read by the first create only: never diffed, never in the outputs."""
+OUTPUTS: Final = (*INPUTS, *CREATE_ONLY, "tenantId", "accountId")
+
+_ADOPTIONS: Final = AdoptionLedger()
 
 _PY_NAMES: Final = {
     "tenantId": "tenant_id",
@@ -29,6 +36,7 @@ _PY_NAMES: Final = {
     "streetAddress": "street_address",
     "extendedStreetAddress": "extended_street_address",
     "postCode": "post_code",
+    "adoptTenantId": "adopt_tenant_id",
 }
 
 
@@ -65,14 +73,21 @@ class TenantArgs:
         self,
         name: pulumi.Input[str],
         address: TenantAddressArgs | pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        adopt_tenant_id: pulumi.Input[str] | None = None,
     ) -> None:
         """
         :param name: the tenant's name. Changes in place.
         :param address: a :class:`TenantAddressArgs`, or a mapping with the API's camelCase
-            (``streetAddress``) or snake_case (``street_address``) keys. Changes in place.
+            (``streetAddress``) or snake_case (``street_address``) keys; fields not given are empty.
+            Changes in place.
+        :param adopt_tenant_id: the id (a GUID) of an existing tenant to take over at the first create
+            instead of creating one. Its name must equal ``name`` and its address must equal ``address``
+            (fields not given are empty); otherwise the create fails and nothing changes. A create-time
+            instruction: changing or removing it later changes nothing.
         """
         self.name = name
         self.address = address
+        self.adopt_tenant_id = adopt_tenant_id
 
 
 class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
@@ -80,6 +95,12 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
 
     Nothing forces a replacement. Deleting the resource deletes the tenant and every key in it:
     declare tenants with ``opts=pulumi.ResourceOptions(protect=True)``.
+
+    To take over an existing tenant, declare it as it is with ``adopt_tenant_id="<tenantId>"``: the
+    first create reads it instead of creating one (and refuses, changing nothing, if its name or address
+    differ). After that it is managed like any other tenant; destroy deletes it. The ``import_`` resource
+    option does not work for dynamic resources (the engine's import calls Read without the provider,
+    pulumi/pulumi#16175); use ``adopt_tenant_id``.
     """
 
     _py_names = _PY_NAMES
@@ -93,6 +114,8 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
     """The tenant's id (a GUID)."""
     account_id: pulumi.Output[str]
     """The account that holds the tenant."""
+    adopt_tenant_id: pulumi.Output[str | None]
+    """The existing tenant this resource was declared to adopt at its first create, if any."""
 
     @overload
     def __init__(self, resource_name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -106,6 +129,7 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
         *,
         name: pulumi.Input[str],
         address: TenantAddressArgs | pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
+        adopt_tenant_id: pulumi.Input[str] | None = None,
     ) -> None:
         ...
 
@@ -116,7 +140,8 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
             address = address.to_wire()
         # Keys are the Python names; translate_input_property gives the engine the wire names
         # (nested address keys included, so snake_case and camelCase address keys both work).
-        props: dict[str, Any] = {"name": args_obj.name, "address": address, "tenant_id": None, "account_id": None}
+        props: dict[str, Any] = {"name": args_obj.name, "address": address, "adopt_tenant_id": args_obj.adopt_tenant_id,
+                                 "tenant_id": None, "account_id": None}
         super().__init__(TenantProvider(), resource_name, props, opts)
 
 
@@ -130,14 +155,18 @@ class TenantProvider(ImburseProvider):
     """The dynamic provider behind :class:`Tenant`. Check and Diff make no API calls."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        inputs = declared_inputs(news, INPUTS, OUTPUTS)
-        problems = check_unknown(inputs, INPUTS)
+        inputs = declared_inputs(news, (*INPUTS, *CREATE_ONLY), OUTPUTS)
+        problems = check_unknown(inputs, (*INPUTS, *CREATE_ONLY))
         if not is_unknown(inputs.get("name")):
             problems += check_name("name", inputs.get("name"), required=True)
         if not is_unknown(inputs.get("address")):
             problems += check_address("address", inputs.get("address"))
             if not problems:
                 inputs["address"] = _full_address(inputs.get("address"))
+        if not is_unknown(inputs.get("adoptTenantId")):
+            problems += check_adopt_id("adoptTenantId", inputs.get("adoptTenantId"))
+        if inputs.get("adoptTenantId") is None:
+            inputs.pop("adoptTenantId", None)
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -151,6 +180,10 @@ class TenantProvider(ImburseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         name = str(props["name"])
+        if props.get("adoptTenantId"):
+            # Always honoured: nothing in Diff replaces a tenant, and a replacement the engine forces
+            # (`--replace`) takes the same tenant over again, which delete() then leaves alone.
+            return self._adopt(str(props["adoptTenantId"]), props)
         try:
             tenant = self.client.create_tenant(name, _full_address(props.get("address")))
         except OutcomeUnknownError as exc:
@@ -159,11 +192,29 @@ class TenantProvider(ImburseProvider):
             # guessed or deleted: the user is told what exists and how to adopt it.
             same_name = [t.tenant_id for t in self.client.list_tenants() if t.name == name]
             found = (f"tenants named {name!r} now in the account: {', '.join(same_name)}. If one of them was "
-                     "made by this request, adopt it with ResourceOptions(import_=\"<tenantId>\") (or `pulumi "
-                     "import`), or delete it, then run the update again" if same_name
+                     "made by this request, adopt it with adopt_tenant_id=\"<tenantId>\" (not import_: the engine "
+                     "cannot import dynamic resources, pulumi/pulumi#16175), or delete it, then run the update "
+                     "again" if same_name
                      else f"no tenant named {name!r} exists, so it was not created: run the update again")
             raise OutcomeUnknownError(f"creating tenant {name!r} may not have completed ({exc.message}); {found}",
                                       status=exc.status, method=exc.method, path=exc.path) from None
+        return CreateResult(tenant.tenant_id, _outputs(tenant))
+
+    def _adopt(self, tenant_id: str, props: dict[str, Any]) -> CreateResult:
+        """Take over an existing tenant: read it, refuse (with no write) if it differs from the declaration."""
+        try:
+            tenant = self.client.get_tenant(tenant_id)
+        except NotFoundError as exc:
+            raise AdoptionError(
+                f"cannot adopt tenant {tenant_id}: it does not exist in this account ({exc}). Check "
+                "adopt_tenant_id, or remove it to create a new tenant.") from None
+        live, declared = tenant.address.to_api(), _full_address(props.get("address"))
+        diffs = differences([("name", tenant.name, props["name"]),
+                             *((f"address.{k}", live[k], declared[k]) for k in ADDRESS_FIELDS)])
+        if diffs:
+            raise refuse(f"tenant {tenant_id}", diffs, "Declare the tenant as it is (address fields not given are "
+                         "empty; change it after adopting it), or adopt another.")
+        _ADOPTIONS.record_adopted((tenant.tenant_id.lower(),))
         return CreateResult(tenant.tenant_id, _outputs(tenant))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -179,6 +230,12 @@ class TenantProvider(ImburseProvider):
         return UpdateResult(_outputs(tenant))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
+        if _ADOPTIONS.adopted_here((id_.lower(),)):
+            # This update adopted the same tenant for the resource that replaces this one (`pulumi up
+            # --replace` while adopt_tenant_id still names it): deleting it would delete it there too.
+            pulumi.log.warn(f"Tenant {id_}: not deleted, because this update adopted it again for the resource "
+                            "that replaces it (adopt_tenant_id still names it). It stays, managed.")
+            return
         try:
             self.client.delete_tenant(id_)
         except NotFoundError:

@@ -1,7 +1,9 @@
 """``TenantKey``: an Imburse tenant API key managed by Pulumi.
 
 Replacement (a new key, then the old one revoked) is forced by a change of ``tenantId`` or
-``keepers``, or by ``rotationDays`` running out. ``name`` and ``roles`` change in place.
+``keepers``, or by ``rotationDays`` running out (counted from the service's ``createdAt``).
+``name`` and ``roles`` change in place. ``adoptPublicKey`` takes over an existing key at the first
+create instead of making one; changing or removing it later changes nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse
 from ._base import (
     UNKNOWN,
     ImburseProvider,
@@ -36,8 +39,10 @@ log = logging.getLogger(__name__)
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:TenantKey"
 
-INPUTS: Final = ("tenantId", "roles", "name", "namePrefix", "keepers", "rotationDays")
+INPUTS: Final = ("tenantId", "roles", "name", "namePrefix", "keepers", "rotationDays", "adoptPublicKey")
 OUTPUTS: Final = (*INPUTS, "accountId", "publicKey", "privateKey", "createdAt")
+CREATE_ONLY: Final = ("adoptPublicKey",)
+"""Inputs read by the first create only: never diffed, never in the outputs."""
 REPLACE_ON: Final = ("tenantId", "keepers")
 SECRET_OUTPUTS: Final = ("privateKey",)
 
@@ -49,6 +54,7 @@ _PY_NAMES: Final = {
     "publicKey": "public_key",
     "privateKey": "private_key",
     "createdAt": "created_at",
+    "adoptPublicKey": "adopt_public_key",
 }
 
 AUTONAME_SUFFIX_BYTES: Final = 4
@@ -58,6 +64,8 @@ At the 30% refused + 10% commit-then-504 rate CI sees, an attempt ends unknown ~
 attempts lost 1 key in 100 (a 64-key apply failed about half the time), 8 lose fewer than 1 in 250,000."""
 RECONCILE_WINDOW_SECONDS: Final = 600.0
 """An explicitly named key created this recently by the service may be the outcome of our request."""
+
+_ADOPTIONS: Final = AdoptionLedger()
 
 
 class TenantKeyArgs:
@@ -70,19 +78,29 @@ class TenantKeyArgs:
         name: pulumi.Input[str] | None = None,
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         rotation_days: pulumi.Input[int] | None = None,
+        adopt_public_key: pulumi.Input[str] | None = None,
     ) -> None:
         """
         :param tenant_id: the tenant that owns the key (a GUID). Changing it replaces the key.
         :param roles: the key's tenant roles; order and duplicates do not matter. Changes in place.
         :param name: the key's name; default: the resource name plus a random suffix. Changes in place.
+            With ``adopt_public_key`` and no ``name``, the adopted key keeps its name, unmanaged.
         :param keepers: arbitrary strings; any change replaces (rotates) the key.
-        :param rotation_days: once the key is this many days old, the next update replaces it.
+        :param rotation_days: once the key is this many days old (by the service's ``createdAt``), the
+            next update replaces it. ``pulumi refresh`` (or ``up --refresh``) reads the key's age.
+        :param adopt_public_key: the public key (a GUID) of an existing key in ``tenant_id`` to take over
+            at the first create instead of creating one. Its roles (as a set) must equal ``roles`` and,
+            when ``name`` is given, its name must equal ``name``; otherwise the create fails and nothing
+            changes. Its private key is unknowable: ``private_key`` is ``""`` until a rotation (change
+            ``keepers``) makes a key whose private key Pulumi knows. A create-time instruction: changing or
+            removing it later changes nothing.
         """
         self.tenant_id = tenant_id
         self.roles = roles
         self.name = name
         self.keepers = keepers
         self.rotation_days = rotation_days
+        self.adopt_public_key = adopt_public_key
 
 
 class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
@@ -97,8 +115,12 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
         TenantKey("ci", TenantKeyArgs(tenant_id=tid, roles=["tenant-app-read"]))
         TenantKey("ci", tenant_id=tid, roles=["tenant-app-read"], opts=pulumi.ResourceOptions(...))
 
-    The resource id is ``{tenantId}/{publicKey}``; import an existing key with
-    ``ResourceOptions(import_="<tenantId>/<publicKey>")`` (its private key cannot be recovered).
+    The resource id is ``{tenantId}/{publicKey}``. To take over an existing key, declare it as it is
+    with ``adopt_public_key="<publicKey>"``: the first create reads it instead of creating one (and
+    refuses, changing nothing, if its roles or name differ). After that it is managed like any other
+    key: roles and name change in place, a rotation makes a new key and revokes the adopted one, and
+    destroy revokes it. The ``import_`` resource option does not work for dynamic resources (the
+    engine's import calls Read without the provider, pulumi/pulumi#16175); use ``adopt_public_key``.
     """
 
     _py_names = _PY_NAMES
@@ -120,9 +142,11 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
     public_key: pulumi.Output[str]
     """The key's public key."""
     private_key: pulumi.Output[str]
-    """The key's private key (secret). Empty for an imported key, whose private key is unknowable."""
+    """The key's private key (secret). Empty for an adopted key, whose private key is unknowable."""
     created_at: pulumi.Output[str]
-    """When the key was created (ISO 8601, UTC)."""
+    """When the service created the key (ISO 8601, UTC); ``rotation_days`` counts from it."""
+    adopt_public_key: pulumi.Output[str | None]
+    """The existing key this resource was declared to adopt at its first create, if any."""
 
     @overload
     def __init__(self, resource_name: str, args: TenantKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -139,6 +163,7 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
         name: pulumi.Input[str] | None = None,
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         rotation_days: pulumi.Input[int] | None = None,
+        adopt_public_key: pulumi.Input[str] | None = None,
     ) -> None:
         ...
 
@@ -152,6 +177,7 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
             "name_prefix": resource_name,
             "keepers": args_obj.keepers,
             "rotation_days": args_obj.rotation_days,
+            "adopt_public_key": args_obj.adopt_public_key,
         }
         for out in OUTPUTS:
             props.setdefault(_PY_NAMES.get(out, out), None)
@@ -171,25 +197,33 @@ class TenantKeyProvider(ImburseProvider):
         problems += _check_known("namePrefix", inputs.get("namePrefix"), check_name)
         problems += _check_rotation_days(inputs.get("rotationDays"))
         problems += _check_keepers(inputs.get("keepers"))
+        problems += _check_known("adoptPublicKey", inputs.get("adoptPublicKey"), check_adopt_id)
         if not problems:
             if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
                 inputs["roles"] = normalize_roles(inputs["roles"])
-            if inputs.get("name") is None:
-                inputs.pop("name", None)
-                inputs["name"] = _autoname(_olds, inputs)
-            for k in ("keepers", "rotationDays"):
+            for k in ("keepers", "rotationDays", "adoptPublicKey"):
                 if inputs.get(k) is None:
                     inputs.pop(k, None)
+            if inputs.get("name") is None:
+                inputs.pop("name", None)
+                if "adoptPublicKey" not in inputs:
+                    inputs["name"] = _autoname(_olds, inputs)
+                # else: the adopted key keeps its name, which this resource does not manage.
+            if _olds:
+                _mark_existing(inputs)  # Check with old inputs: the resource exists (see _adopt)
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
+        # adoptPublicKey (CREATE_ONLY) is never compared: it mattered at the first create only.
+        _mark_existing(news)
         replaces = [k for k in REPLACE_ON if _changed(olds.get(k), news.get(k))]
         if "rotationDays" not in replaces and _rotation_due(olds.get("createdAt"), news.get("rotationDays")):
             replaces.append("rotationDays")
         updates = [
             k for k in ("name", "rotationDays")
-            if _changed(olds.get(k), news.get(k))
+            # No name in the inputs: an adopted key's name, not managed.
+            if (k != "name" or "name" in news) and _changed(olds.get(k), news.get(k))
         ]
         if _changed(_roles_key(olds.get("roles")), _roles_key(news.get("roles"))):
             updates.append("roles")
@@ -200,9 +234,36 @@ class TenantKeyProvider(ImburseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         tenant_id = str(props["tenantId"])
         roles = list(props["roles"])
-        name = str(props["name"])
-        key = self._create_reconciled(tenant_id, roles, name, autonamed=_is_autoname(props))
-        return CreateResult(f"{tenant_id}/{key.public_key}", _outputs(props, key, key.private_key or ""))
+        adopt = props.get("adoptPublicKey")
+        if adopt and not _ADOPTIONS.exists(_adoption(props)):
+            return self._adopt(tenant_id, str(adopt), props)
+        # A name-less adopted declaration being replaced (a rotation) gets a generated name.
+        name = str(props.get("name") or _autoname({}, props))
+        key = self._create_reconciled(tenant_id, roles, name, autonamed=_is_autoname({**props, "name": name}))
+        return CreateResult(f"{tenant_id}/{key.public_key}", _outputs({**props, "name": name}, key,
+                                                                       key.private_key or ""))
+
+    def _adopt(self, tenant_id: str, public_key: str, props: dict[str, Any]) -> CreateResult:
+        """Take over an existing key: read it, refuse (with no write) if it differs from the declaration."""
+        what = f"key {public_key} of tenant {tenant_id}"
+        try:
+            key = self.client.get_key(tenant_id, public_key)
+        except NotFoundError as exc:
+            raise AdoptionError(
+                f"cannot adopt {what}: it does not exist ({exc}). Check tenant_id and adopt_public_key, or "
+                "remove adopt_public_key to create a new key.") from None
+        diffs = differences([("roles", normalize_roles(list(key.roles)), normalize_roles(list(props["roles"])))])
+        if props.get("name") is not None:
+            diffs += differences([("name", key.name, props["name"])])
+        if diffs:
+            raise refuse(what, diffs, "Declare the key as it is (change it after adopting it), or adopt another.")
+        _ADOPTIONS.record_adopted((tenant_id.lower(), key.public_key.lower()))
+        pulumi.log.warn(
+            f"TenantKey {key.name!r} ({tenant_id}/{key.public_key}) adopted. Imburse never returns a private key "
+            "after creation, so this key's private_key output is empty. To get a key whose private key Pulumi "
+            "knows, rotate it: change its keepers (the new key replaces it and the adopted key is revoked)."
+        )
+        return CreateResult(f"{tenant_id}/{key.public_key}", _outputs(props, key, ""))
 
     def _create_reconciled(self, tenant_id: str, roles: list[str], name: str, *, autonamed: bool) -> ApiKey:
         """Create a key; if the outcome is unknown, revoke whatever that attempt made and try again.
@@ -236,17 +297,16 @@ class TenantKeyProvider(ImburseProvider):
             return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
         private_key = prior.get("privateKey")
-        if not private_key:
-            # An import (or a key whose secret was never known): say so once, clearly.
+        if "publicKey" not in prior:
+            # An import (no prior outputs, at most the declared inputs): its secret is unknowable. Say so,
+            # clearly. A refresh of an adopted key ("" too) was told at adoption and is not told again.
             pulumi.log.warn(
                 f"TenantKey {id_}: the private key of an existing key cannot be read from Imburse; "
                 "the private_key output of an imported key stays empty. Rotate it (change keepers) "
                 "to get a key whose private key Pulumi knows."
             )
-            private_key = ""
-        outs = _outputs(prior, key, private_key)
-        if not prior.get("createdAt") and key.created_at:
-            outs["createdAt"] = key.created_at
+        outs = _outputs(prior, key, str(private_key or ""))
+        # The service's createdAt is the truth (rotationDays counts from it): _outputs prefers it.
         # Inputs as the service now has them (the engine needs them to import, and refresh records
         # drift in them); provider-side inputs (namePrefix, keepers, rotationDays) carry over.
         inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
@@ -254,10 +314,12 @@ class TenantKeyProvider(ImburseProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id, public_key = _parse_id(id_)
-        if _changed(olds.get("name"), news.get("name")) or _changed(
+        name = news.get("name")  # None: an adopted key's unmanaged name, which the service keeps
+        if (name is not None and _changed(olds.get("name"), name)) or _changed(
             _roles_key(olds.get("roles")), _roles_key(news.get("roles"))
         ):
-            key = self.client.update_key(tenant_id, public_key, list(news["roles"]), str(news["name"]))
+            key = self.client.update_key(tenant_id, public_key, list(news["roles"]),
+                                         None if name is None else str(name))
         else:
             key = ApiKey(
                 account_id=str(olds.get("accountId") or ""),
@@ -268,11 +330,19 @@ class TenantKeyProvider(ImburseProvider):
                 created_at=olds.get("createdAt"),
             )
         outs = _outputs(news, key, str(olds.get("privateKey") or ""))
-        outs["createdAt"] = olds.get("createdAt") or outs["createdAt"]
+        outs["createdAt"] = key.created_at or olds.get("createdAt") or outs["createdAt"]
         return UpdateResult(outs)
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         tenant_id, public_key = _parse_id(id_)
+        if _ADOPTIONS.adopted_here((tenant_id.lower(), public_key.lower())):
+            # This update adopted the same key for a resource that replaces this one (`pulumi up
+            # --replace` while adopt_public_key still names it) or another resource: it lives on there.
+            pulumi.log.warn(
+                f"TenantKey {id_}: not revoked, because this update adopted it again for the resource "
+                "that replaces it (adopt_public_key still names it). It stays live and managed. To rotate "
+                "an adopted key, change its keepers.")
+            return
         try:
             self.client.delete_key(tenant_id, public_key)
         except NotFoundError:
@@ -284,6 +354,18 @@ class TenantKeyProvider(ImburseProvider):
 def _check_known(prop: str, value: Any, rule: Callable[[str, Any], list[Problem]]) -> list[Problem]:
     """Apply ``rule`` unless the value is not known yet (preview): the engine checks again at apply."""
     return [] if is_unknown(value) else rule(prop, value)
+
+
+def _adoption(props: Mapping[str, Any]) -> tuple[str, str]:
+    """The ledger's name for a declaration that adopts a key: resource name and adopted public key."""
+    return str(props.get("namePrefix")), str(props.get("adoptPublicKey")).lower()
+
+
+def _mark_existing(inputs: Mapping[str, Any]) -> None:
+    """The resource declared by ``inputs`` exists: a later create of it must not adopt its key again."""
+    adopt = inputs.get("adoptPublicKey")
+    if isinstance(adopt, str) and not is_unknown(adopt) and not is_unknown(inputs.get("namePrefix")):
+        _ADOPTIONS.mark_existing(_adoption(inputs))
 
 
 def _check_rotation_days(value: Any) -> list[Problem]:
@@ -366,7 +448,7 @@ def _now_iso() -> str:
 
 
 def _outputs(inputs: Mapping[str, Any], key: ApiKey, private_key: str) -> dict[str, Any]:
-    outs = {k: v for k, v in inputs.items() if k in INPUTS and v is not None}
+    outs = {k: v for k, v in inputs.items() if k in INPUTS and k not in CREATE_ONLY and v is not None}
     outs.update(
         tenantId=key.tenant_id or inputs.get("tenantId"),
         name=key.name,

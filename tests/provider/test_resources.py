@@ -129,6 +129,27 @@ def test_tenant_both_forms_and_address_spellings(monitor: RecordingMonitor) -> N
     return pulumi.Output.all(t1.urn, t2.urn, t1.tenant_id).apply(check)
 
 
+@pulumi.runtime.test
+def test_adopt_inputs_are_sent_with_their_wire_names_in_both_forms_and_from_config(monitor: RecordingMonitor) -> None:
+    from pulumi_imburse.declarative import declare
+
+    key_pk, tenant_id = "3b0e6c1d-6f1a-4c8e-9a51-2d6f0f7f4e21", "5f1c2a8e-0b7d-4f59-a3c2-6e9d1b4a7c30"
+    TenantKey("ak1", TenantKeyArgs(tenant_id=TENANT_ID, roles=["tenant-app-read"], adopt_public_key=key_pk))
+    key = TenantKey("ak2", tenant_id=TENANT_ID, roles=["tenant-app-read"], adopt_public_key=key_pk)
+    Tenant("at1", TenantArgs(name="Globex", adopt_tenant_id=tenant_id))
+    declared = declare({"globex": {"name": "Globex", "adoptTenantId": tenant_id,
+                                   "keys": {"ops": {"roles": ["tenant-app-read"], "adoptPublicKey": key_pk}}}})
+
+    def check(_: Any) -> None:
+        sent = {r.name: pulumi.runtime.rpc.deserialize_properties(r.object) for r in monitor.requests}
+        assert sent["ak1"]["adoptPublicKey"] == sent["ak2"]["adoptPublicKey"] == key_pk
+        assert sent["globex-ops"]["adoptPublicKey"] == key_pk
+        assert sent["at1"]["adoptTenantId"] == sent["globex"]["adoptTenantId"] == tenant_id
+        assert "adopt_public_key" not in sent["ak1"] and "adopt_tenant_id" not in sent["at1"]
+
+    return pulumi.Output.all(key.urn, key.adopt_public_key, declared["globex"].keys["ops"].urn).apply(check)
+
+
 def test_mixing_args_object_and_keywords_is_an_error() -> None:
     with pytest.raises(TypeError, match="unexpected arguments"):
         TenantKey("x", TenantKeyArgs(tenant_id=TENANT_ID, roles=["tenant-app-read"]), roles=["tenant-admin"])

@@ -1,0 +1,74 @@
+"""Adoption: a resource that takes over an existing tenant or key in ``create()`` instead of making one.
+
+Pulumi's own ``import_`` cannot serve dynamic resources: the engine's import step calls the provider's Read
+with the id only, and the Python dynamic-provider host needs ``__provider`` in the properties it gets
+(pulumi/pulumi#16175). So ``Tenant(adopt_tenant_id=...)`` and ``TenantKey(adopt_public_key=...)`` name the
+object to take over, and ``create()`` reads it instead of creating one, refusing (with no write) when it
+differs from the declaration.
+
+``adopt_*`` is a create-time instruction, honoured once, at the resource's first create. The engine gives
+``create()`` only the checked inputs, and a replacement calls Check without old inputs, so the first create and
+a replacement's create look the same to the provider. What tells them apart is that before a replacement of
+an existing resource the engine calls Check with its old inputs (or Diff with its old outputs) in the same
+provider process: :class:`AdoptionLedger` remembers those resources, and ``create()`` makes a new object for
+them. Its other record, what was adopted in this process, keeps a replacement that took over the very object
+it replaces (``pulumi up --replace``, which calls neither Check with old inputs nor Diff) from deleting it
+afterwards.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+
+from .errors import ImburseError
+from .validation import Problem, check_guid
+
+
+class AdoptionError(ImburseError):
+    """An ``adopt_*`` target does not exist or differs from the declaration; nothing was changed."""
+
+
+class AdoptionLedger:
+    """What one provider process knows about adoptions, for one resource type. Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._existing: set[tuple[str, ...]] = set()
+        self._adopted: set[tuple[str, ...]] = set()
+
+    def mark_existing(self, resource: tuple[str, ...]) -> None:
+        """``resource`` (a declaration naming an adoption target) already exists in the stack's state."""
+        with self._lock:
+            self._existing.add(resource)
+
+    def exists(self, resource: tuple[str, ...]) -> bool:
+        """Whether :meth:`mark_existing` was called for ``resource`` in this process."""
+        with self._lock:
+            return resource in self._existing
+
+    def record_adopted(self, target: tuple[str, ...]) -> None:
+        """``target`` (the service object) was adopted by a create in this process."""
+        with self._lock:
+            self._adopted.add(target)
+
+    def adopted_here(self, target: tuple[str, ...]) -> bool:
+        """Whether a create in this process adopted ``target``."""
+        with self._lock:
+            return target in self._adopted
+
+
+def check_adopt_id(prop: str, value: object) -> list[Problem]:
+    """An optional ``adopt*`` input: absent, or a GUID."""
+    return [] if value is None else check_guid(prop, value)
+
+
+def differences(pairs: Iterable[tuple[str, object, object]]) -> list[str]:
+    """``"<what>: live <x>, declared <y>"`` for every ``(what, live, declared)`` that differ."""
+    return [f"{what}: live {live!r}, declared {declared!r}" for what, live, declared in pairs if live != declared]
+
+
+def refuse(what: str, diffs: Sequence[str], hint: str) -> AdoptionError:
+    """The error of an adoption refused because the live object differs from the declaration."""
+    return AdoptionError(f"cannot adopt {what}: it differs from the declaration ({'; '.join(diffs)}). Nothing "
+                         f"was changed. {hint}")
