@@ -7,14 +7,14 @@ does not match it, and from then on the resource is managed like any other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_imburse import TenantKey
+from pulumi_imburse import Tenant, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.declarative import declare_from_config, export
 from pulumi_imburse.emulator.process import EmulatorProcess
@@ -177,6 +177,29 @@ def test_adopting_a_key_that_does_not_exist_fails_naming_it(
         assert f"cannot adopt key {MISSING_KEY} of tenant {existing_tenant}: it does not exist" in message
         assert "HTTP 404" in message and "remove adopt_public_key to create a new key" in message
         assert api_writes(emulator) == writes and api.list_keys(existing_tenant) == []
+
+
+def bad_tenant_adoption() -> None:
+    Tenant("acme", name="Acme", adopt_tenant_id="acme-ltd")
+
+
+def bad_key_adoption() -> None:
+    TenantKey("legacy", tenant_id=MISSING_KEY, roles=["tenant-app-read"], adopt_public_key="legacy-payments")
+
+
+@pytest.mark.parametrize(("program", "problem"), [
+    (bad_tenant_adoption, "adoptTenantId must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got 'acme-ltd'"),
+    (bad_key_adoption,
+     "adoptPublicKey must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got 'legacy-payments'"),
+], ids=["tenant", "key"])
+def test_an_adopt_input_that_is_not_a_guid_fails_check_before_any_api_call(
+        emulator: EmulatorProcess, program: Callable[[], None], problem: str) -> None:
+    with emulated_stack(program, project_name="adopt-check", emulator=emulator, destroy_on_exit=False) as s:
+        requests = sum(emulator.stats()["requests"].values())
+        with pytest.raises(auto.CommandError) as err:
+            s.stack.up(on_output=quiet)
+        assert problem in str(err.value)
+        assert sum(emulator.stats()["requests"].values()) == requests  # not even a token exchange
 
 
 # ---------------------------------------------------------------- a tenant, from structured config
