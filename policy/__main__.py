@@ -1,13 +1,16 @@
 """imburse-guardrails: least-privilege guardrails for Imburse tenants and tenant API keys.
 
-A Pulumi CrossGuard policy pack. Run it with ``pulumi preview --policy-pack policy`` (or ``up``).
+A Pulumi CrossGuard policy pack. Run it with ``pulumi preview --policy-pack policy/analyzer`` (or ``up``),
+or with ``--policy-pack policy`` where Pulumi's Python language host is installed (README.md).
 
-How the engine runs this file (Pulumi >= 3.221, ``sdk/python/cmd/pulumi-language-python`` RunPlugin
-for plugin kind "analyzer"; before that the ``pulumi-analyzer-policy-python`` shim did the same):
-``<python> -u -m pulumi.policy <engine address> <this directory>`` with the working directory set
-to this directory and ``PULUMI_PROJECT``/``PULUMI_STACK``/``PULUMI_DRY_RUN``/``PULUMI_CONFIG`` in the
-environment. ``pulumi.policy`` runs this file; ``PolicyPack(...)`` below starts the gRPC analyzer
-server, prints its port on stdout and serves until interrupted.
+How the engine runs this file: given the directory, through the language host (Pulumi >= 3.221,
+``sdk/python/cmd/pulumi-language-python`` RunPlugin for plugin kind "analyzer"; before that the
+``pulumi-analyzer-policy-python`` shim did the same); given ``policy/analyzer``, as an executable
+analyzer plugin, that script. Either way it comes down to
+``<python> -u -m pulumi.policy <engine address> <this directory>``, with
+``PULUMI_PROJECT``/``PULUMI_STACK``/``PULUMI_DRY_RUN``/``PULUMI_CONFIG`` in the environment.
+``pulumi.policy`` runs this file; ``PolicyPack(...)`` below starts the gRPC analyzer server, prints its
+port on stdout and serves until interrupted.
 
 Resource policies see a resource's *inputs* (after the provider's Check); stack policies see every
 resource's *outputs* at the end of the run, including the root ``pulumi:pulumi:Stack`` resource
@@ -28,7 +31,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-import grpc
+import grpc  # type: ignore[import-untyped]
 import pulumi_policy.policy
 from pulumi_policy import (
     EnforcementLevel,

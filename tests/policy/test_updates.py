@@ -21,7 +21,7 @@ from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
 from tests.engine import api_writes
-from tests.policy.support import KEY_TYPE, PACK, PACK_ENV, STACK_TYPE, preview, up, urn
+from tests.policy.support import KEY_TYPE, PACK, PACK_ENV, STACK_TYPE, preview, up, urn, write_config
 
 PROGRAM = Path(__file__).resolve().parent / "programs" / "tenant_keys"
 PROJECT = "guarded"
@@ -51,16 +51,22 @@ def keys_of(emu: EmulatorProcess, tenant_id: str) -> dict[str, tuple[str, ...]]:
         return {k.name: k.roles for k in client.list_keys(tenant_id)}
 
 
-def resources(s: EmulatedStack) -> list[tuple[str, Any]]:
-    """``(urn, inputs)`` of the stack's resources in its state, providers left out (their inputs are the stack's
+def resources(s: EmulatedStack) -> dict[str, Any]:
+    """``{urn: inputs}`` of the stack's resources in its state, providers left out (their inputs are the stack's
     config, which a test changes)."""
     deployment = s.stack.export_stack().deployment or {}
-    return [(r["urn"], r.get("inputs")) for r in deployment.get("resources", [])
-            if not r["type"].startswith("pulumi:providers:")]
+    return {r["urn"]: r.get("inputs") for r in deployment.get("resources", [])
+            if not r["type"].startswith("pulumi:providers:")}
 
 
 def key_urn(stack: str, name: str) -> str:
     return urn(stack, PROJECT, KEY_TYPE, name)
+
+
+def analyze(s: EmulatedStack, *args: str) -> subprocess.CompletedProcess[str]:
+    """``pulumi policy analyze --stack <stack> --policy-pack policy/analyzer [args]``: the pack on the stack's state."""
+    return subprocess.run(["pulumi", "policy", "analyze", "--stack", s.stack.name, "--policy-pack", str(PACK), *args],
+                          cwd=s.work_dir, env={**os.environ, **s.env}, capture_output=True, text=True, timeout=120)
 
 
 # -- A stack on an existing tenant: advisory goes through, mandatory stops before any write ----------------
@@ -123,7 +129,19 @@ def test_up_without_preview_stops_at_the_refused_key_after_what_it_depends_on(em
         assert api_writes(s.emulator) == writes_before + 1  # the tenant, not the key
         (tenant_id,) = [t.tenant_id for t in api(emulator).list_tenants() if t.name == "policy-depends"]
         assert keys_of(emulator, tenant_id) == {}
-        assert [u.rsplit("::", 1)[-1] for u, _ in resources(s)] == ["guarded-depends", "tenant"]
+        assert sorted(u.rsplit("::", 1)[-1] for u in resources(s)) == ["guarded-depends", "tenant"]
+
+
+def test_policy_analyze_audits_the_state_with_a_checked_config(deployed: tuple[EmulatedStack, str, Any],
+                                                                tmp_path: Path) -> None:
+    s, _, _ = deployed
+    audit = analyze(s)
+    assert audit.returncode == 0, audit.stderr
+    assert "tenant-key-rotation" in audit.stdout and "TenantKey 'legacy' never rotates" in audit.stdout
+    typo = write_config(tmp_path / "typo.json", {"tenant-key-rotation": {"maxRotationDayz": 30}})
+    refused = analyze(s, "--policy-pack-config", typo)
+    assert refused.returncode != 0
+    assert "unknown property 'maxRotationDayz'" in refused.stdout + refused.stderr
 
 
 # -- A key the provider's Check refuses too ------------------------------------------------------------------
@@ -171,9 +189,7 @@ def test_a_private_key_exported_as_plain_text_fails_up_after_the_fact(emulator: 
         again = preview(s)
         assert again.failed and [v.policy for v in again.violations] == ["no-plaintext-private-key-output"]
         # ...and so does `pulumi policy analyze`, which reads the state without running the program.
-        audit = subprocess.run(
-            ["pulumi", "policy", "analyze", "--stack", "leak", "--policy-pack", str(PACK)],
-            cwd=s.work_dir, env={**os.environ, **s.env}, capture_output=True, text=True, timeout=120)
+        audit = analyze(s)
         assert audit.returncode != 0
         assert "no-plaintext-private-key-output" in audit.stdout
         assert "Stack output 'ciPrivateKey' holds the private key" in audit.stdout

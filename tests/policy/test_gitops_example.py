@@ -1,0 +1,119 @@
+"""examples/gitops through the real engine, as its README and workflow run it.
+
+Each environment is the example's own stack file (``Pulumi.staging.yaml``, ``Pulumi.prod.yaml``) and policy config
+(``policy-config.<stack>.json``), run from the example's directory with ``--policy-pack policy/analyzer``: the
+``policy`` symlink there is the repository's pack. Only the Imburse endpoint and account key are the emulator's.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+from pulumi import automation as auto
+
+from pulumi_imburse.client import ImburseClient
+from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.testing import EmulatedStack, emulated_stack
+from tests.engine import EXAMPLES, changes
+from tests.policy.support import PACK_ENV, preview, up
+
+GITOPS = EXAMPLES / "gitops"
+PACK = "policy/analyzer"  # as in the README and the workflow, relative to examples/gitops
+ENVIRONMENTS = ("staging", "prod")
+
+
+def stack_file(env: str) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load((GITOPS / f"Pulumi.{env}.yaml").read_text())["config"]
+    return config
+
+
+def requests_served(emu: EmulatorProcess) -> int:
+    return sum(emu.stats()["requests"].values())
+
+
+def unprotect(s: EmulatedStack) -> None:
+    """Drop ``protect`` from every resource in the state, so the stack can be destroyed after the test."""
+    state = s.stack.export_stack()
+    for resource in (state.deployment or {}).get("resources", []):
+        resource.pop("protect", None)
+    s.stack.import_stack(state)
+
+
+@pytest.fixture
+def gitops(emulator: EmulatorProcess, request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
+    """The example's stack ``request.param``, destroyed after the test (its tenant is protected)."""
+    with emulated_stack(GITOPS, stack_name=request.param, emulator=emulator, env=PACK_ENV) as s:
+        try:
+            yield s
+        finally:
+            unprotect(s)
+
+
+@pytest.fixture
+def pull_request(emulator: EmulatorProcess, request: pytest.FixtureRequest) -> Iterator[EmulatedStack]:
+    """The example's stack ``request.param``, only ever previewed."""
+    with emulated_stack(GITOPS, stack_name=request.param, emulator=emulator, env=PACK_ENV,
+                        destroy_on_exit=False) as s:
+        yield s
+
+
+def test_the_example_ships_the_pack_and_one_policy_config_per_stack() -> None:
+    assert (GITOPS / "policy").resolve() == (EXAMPLES.parent / "policy").resolve()
+    for env in ENVIRONMENTS:
+        assert (GITOPS / f"policy-config.{env}.json").is_file()
+        assert "imburse-gitops:tenants" in stack_file(env)
+    workflow = (GITOPS / ".github" / "workflows" / "imburse-gitops.yml").read_text()
+    assert workflow.count(f"policyPacks: {PACK}") == 3  # the PR preview, up on staging, up on prod
+
+
+@pytest.mark.parametrize("gitops", ENVIRONMENTS, indirect=True)
+def test_each_environment_passes_the_pack_and_creates_its_tenant_and_keys(gitops: EmulatedStack) -> None:
+    s, env = gitops, gitops.stack.name
+    config = f"policy-config.{env}.json"
+
+    deployed = up(s, config, packs=[PACK])
+    assert not deployed.failed, deployed.error
+    assert deployed.violations == []
+    assert isinstance(deployed.result, auto.UpResult)
+    assert changes(deployed.result) == {"create": 4}  # the stack, a tenant, two keys
+
+    spec = stack_file(env)["imburse-gitops:tenants"]["acme"]
+    outputs = s.stack.outputs()
+    tenant_id = outputs["tenantIds"].value["acme"]
+    with ImburseClient(s.emulator.base_url, s.emulator.public_key, s.emulator.private_key) as api:
+        assert api.get_tenant(tenant_id).name == spec["name"]
+        keys = {k.name.rsplit("-", 1)[0]: tuple(k.roles) for k in api.list_keys(tenant_id)}
+    assert keys == {f"acme-{name}": tuple(sorted(k["roles"])) for name, k in spec["keys"].items()}
+    assert outputs["privateKeys"].secret
+    assert set(outputs["privateKeys"].value) == {"acme/ci", "acme/checkout"}
+    deployment = s.stack.export_stack().deployment or {}
+    assert [r["urn"].rsplit("::", 1)[-1] for r in deployment["resources"] if r.get("protect")] == ["acme"]
+
+
+# A pull request that adds a key rotating every 180 days and unprotects the tenant: staging's config leaves both
+# policies advisory, prod's makes them mandatory.
+EXPECTED_LEVEL = {"staging": "advisory", "prod": "mandatory"}
+
+
+@pytest.mark.parametrize("pull_request", ENVIRONMENTS, indirect=True)
+def test_a_pull_request_is_judged_by_each_environments_policy_config(pull_request: EmulatedStack) -> None:
+    s, env = pull_request, pull_request.stack.name
+    tenants = copy.deepcopy(stack_file(env)["imburse-gitops:tenants"])
+    tenants["acme"]["protect"] = False
+    tenants["acme"]["keys"]["reports"] = {"roles": ["tenant-transaction-read"], "rotationDays": 180}
+    s.set_config({"tenants": tenants})
+    # previews need no Imburse credential and make no API call: pull requests get none
+    s.stack.remove_all_config(["imburse:publicKey", "imburse:privateKey"])
+    served = requests_served(s.emulator)
+
+    run = preview(s, f"policy-config.{env}.json", packs=[PACK])
+
+    level = EXPECTED_LEVEL[env]
+    assert run.verdicts() == {("acme-reports", "tenant-key-rotation"): level, ("acme", "tenants-protected"): level}
+    assert "rotates every 180 days, more than maxRotationDays 90" in run.message("acme-reports", "tenant-key-rotation")
+    assert run.failed is (level == "mandatory")
+    assert requests_served(s.emulator) == served
