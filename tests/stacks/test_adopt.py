@@ -79,7 +79,7 @@ def live(api: ImburseClient, tenant_id: str, public_key: str) -> tuple[str, set[
     return key.name, set(key.roles)
 
 
-def key_urn(stack: auto.Stack, name: str) -> str:
+def urn_of(stack: auto.Stack, name: str) -> str:
     resources = (stack.export_stack().deployment or {})["resources"]
     return str(next(r["urn"] for r in resources if r["urn"].endswith(f"::{name}")))
 
@@ -125,7 +125,7 @@ def test_existing_tenant_example_adopts_a_key_then_manages_rotates_and_revokes_i
         # `pulumi up --replace` cannot be told from the first create, so it takes the same key over again:
         # it must not then revoke it.
         out = Output()
-        again = s.stack.up(on_output=out, replace=[key_urn(s.stack, "legacy")])
+        again = s.stack.up(on_output=out, replace=[urn_of(s.stack, "legacy")])
         assert again.outputs["legacyPublicKey"].value == adopted
         assert adopted in {k.public_key for k in api.list_keys(tid)} and "not revoked" in out.text
 
@@ -245,6 +245,13 @@ def test_structured_config_adopts_a_tenant_and_its_key(emulator: EmulatorProcess
         s.set_config({"tenants": tenants})
         assert changes(s.stack.up(on_output=quiet)) == {"update": 1}
         assert api.get_tenant(tid).address.locality == "Dublin"
+
+        # `pulumi up --replace` while adopt_tenant_id is declared takes the same tenant over again: deleting
+        # the replaced one would delete it, keys and all.
+        out = Output()
+        s.stack.up(on_output=out, replace=[urn_of(s.stack, "globex")])
+        assert api.get_tenant(tid).name == "Globex Payouts" and [k.public_key for k in api.list_keys(tid)] == [adopted]
+        assert "not deleted" in out.text
 
         # adopt* are create-time instructions: removing them changes nothing.
         del tenants["globex"]["adoptTenantId"], tenants["globex"]["keys"]["payouts"]["adoptPublicKey"]
