@@ -80,7 +80,8 @@ def matrix() -> None:
 
 @pytest.fixture(scope="module")
 def stack(emulator: EmulatorProcess) -> Iterator[EmulatedStack]:
-    with emulated_stack(matrix, project_name=PROJECT, stack_name=STACK, emulator=emulator, env=PACK_ENV) as s:
+    with emulated_stack(matrix, project_name=PROJECT, stack_name=STACK, emulator=emulator, env=PACK_ENV,
+                        destroy_on_exit=False) as s:  # only ever previewed
         yield s
 
 

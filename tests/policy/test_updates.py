@@ -148,7 +148,7 @@ def test_policy_analyze_audits_the_state_with_a_checked_config(deployed: tuple[E
 
 def test_roles_that_are_not_tenant_roles_fail_check_and_the_policy(emulator: EmulatorProcess) -> None:
     with existing_tenant(emulator, "policy-check") as tenant_id, emulated_stack(
-            PROGRAM, stack_name="check", emulator=emulator, env=PACK_ENV,
+            PROGRAM, stack_name="check", emulator=emulator, env=PACK_ENV, destroy_on_exit=False,
             config={"tenantId": tenant_id,
                     "keys": {"typo": {"roles": ["tenant-app-reed", "account-admin"], "rotationDays": 30}}}) as s:
         run = preview(s)
