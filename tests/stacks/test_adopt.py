@@ -205,6 +205,21 @@ def test_an_adopt_input_that_is_not_a_guid_fails_check_before_any_api_call(
 # ---------------------------------------------------------------- a tenant, from structured config
 
 
+def test_adopting_a_tenant_that_does_not_exist_fails_naming_it(emulator: EmulatorProcess, api: ImburseClient) -> None:
+    def program() -> None:
+        Tenant("gone", name="Gone Ltd", adopt_tenant_id=MISSING_KEY)
+
+    with emulated_stack(program, project_name="adopt-missing-tenant", emulator=emulator,
+                        destroy_on_exit=False) as s:
+        writes = api_writes(emulator)
+        with pytest.raises(auto.CommandError) as err:
+            s.stack.up(on_output=quiet)
+        message = str(err.value)
+        assert f"cannot adopt tenant {MISSING_KEY}: it does not exist in this account" in message
+        assert "HTTP 404" in message and "remove it to create a new tenant" in message
+        assert api_writes(emulator) == writes and "Gone Ltd" not in {t.name for t in api.list_tenants()}
+
+
 def declared_program() -> None:
     export(declare_from_config("tenants"))
 
