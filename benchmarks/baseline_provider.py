@@ -1,4 +1,4 @@
-"""The naive baseline, and a do-nothing calibration provider, for ``benchmarks/run.py``.
+"""The naive baseline for ``benchmarks/run.py``.
 
 ``BaselineTenantKeyProvider`` is a TenantKey provider written the way the Pulumi dynamic-provider docs
 teach and the seed tutorial's curl flow suggests:
@@ -16,10 +16,6 @@ teach and the seed tutorial's curl flow suggests:
   the whole ``__provider`` value secret (``serialize_as_secret_always`` defaults to ``True``), so
   the engine stores it encrypted in the inputs and the outputs of every resource.
 
-``NullTenantKeyProvider`` calibrates the benchmark: the same host, the same driver and the same
-serialisation path, but ``create`` only sleeps the emulator's latency and makes no call. Its
-ratio to the floor is the best this machine's provider host and driver allow.
-
 Do not import this module by name for a benchmark: load it with ``run.py:load_by_value``.
 """
 
@@ -31,7 +27,6 @@ import hmac
 import secrets
 import string
 import time
-import uuid
 from typing import Any
 
 import pulumi
@@ -110,25 +105,3 @@ class BaselineTenantKey(Resource, module="baseline", name="TenantKey"):
                  "public_key": None, "private_key": None, "account_id": None}
         opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["private_key"]))
         super().__init__(BaselineTenantKeyProvider(**credentials), name, props, opts)
-
-
-class NullTenantKeyProvider(ResourceProvider):
-    """Calibration: ``create`` sleeps ``latency_s`` (one emulated round trip) and calls nothing."""
-
-    def __init__(self, latency_s: float) -> None:
-        super().__init__()
-        self.latency_s = latency_s
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        time.sleep(self.latency_s)
-        public_key = str(uuid.uuid4())
-        return CreateResult(f"{props['tenant_id']}/{public_key}",
-                            {**props, "public_key": public_key, "private_key": base64.b64encode(b"0" * 32).decode()})
-
-
-class NullTenantKey(Resource, module="calibration", name="TenantKey"):
-    """A tenant key through :class:`NullTenantKeyProvider`."""
-
-    def __init__(self, name: str, tenant_id: str, roles: list[str], latency_s: float) -> None:
-        props = {"tenant_id": tenant_id, "roles": roles, "name": name, "public_key": None, "private_key": None}
-        super().__init__(NullTenantKeyProvider(latency_s), name, props)
