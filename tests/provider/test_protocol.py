@@ -104,7 +104,7 @@ def test_check_rejects_unknown_properties(host: ProviderHost) -> None:
     inputs["role"] = ["tenant-admin"]
     _, failures = host.check(KEY_URN, {}, inputs)
     assert [p for p, _ in failures] == ["role"]
-    assert "allowed: keepers, name, namePrefix, roles, rotationDays, tenantId" in failures[0][1]
+    assert "allowed: adoptPublicKey, keepers, name, namePrefix, roles, rotationDays, tenantId" in failures[0][1]
 
 
 def test_preview_with_unknown_tenant_id_and_no_credentials(tmp_path: Path) -> None:
