@@ -7,20 +7,28 @@
 - One :class:`requests.Session` owns connection reuse; retries and backoff live in its adapter
   (:mod:`pulumi_imburse.transport`).
 - One bearer token per client, obtained by one HMAC exchange however many threads ask at once,
-  renewed shortly before it expires and once more if the service answers 401.
+  renewed shortly before it expires (:func:`token_refresh_at`) and once more if the service answers 401.
+  An exchange that fails fails every caller that was waiting for it (:class:`~pulumi_imburse.errors.
+  TokenExchangeError`): they do not each repeat it.
+- Every call is one operation with one time budget (:meth:`ImburseClient.operation`), token exchange
+  included; errors name the URL and how long was spent.
 - Every failure is a typed :mod:`pulumi_imburse.errors` exception. No exception, log line or
   ``repr`` holds the private key, the bearer token or the ``Authorization`` header.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import logging
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Final
 
 import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
@@ -33,6 +41,8 @@ from .errors import (
     ImburseAPIError,
     OutcomeUnknownError,
     RateLimitedError,
+    ServerError,
+    TokenExchangeError,
     TransportError,
     ValidationError,
     error_class_for_status,
@@ -40,10 +50,21 @@ from .errors import (
 )
 from .models import ADDRESS_FIELDS, AccessToken, Address, ApiKey, Tenant
 from .roles import normalize_roles
-from .transport import IDEMPOTENT_METHODS, RetryPolicy, imburse_adapter
+from .transport import (
+    IDEMPOTENT_METHODS,
+    NOT_ACTED_ON_STATUSES,
+    RETRY_STATUSES,
+    Budget,
+    BudgetSpent,
+    RetryPolicy,
+    current_budget,
+    imburse_adapter,
+    operation_budget,
+    repeat,
+)
 from .validation import Problem, check_address, check_guid, check_name, check_tenant_roles
 
-__all__ = ["ImburseClient"]
+__all__ = ["ImburseClient", "token_refresh_at"]
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +72,33 @@ DEFAULT_TIMEOUT: tuple[float, float] = (5.0, 30.0)
 """(connect, read) timeout of one attempt, in seconds."""
 
 _OUTCOME_UNKNOWN_STATUSES = frozenset({502, 504})
-_TOKEN_EXCHANGE_ATTEMPTS = 8
-"""Exchanges tried when the outcome is unknown (502/504/timeout). Repeating one is harmless; at the 30%
-refused + 10% commit-then-504 rate CI sees, each attempt ends unknown ~21% of the time, so 3 attempts
-failed 1 exchange in 100 and 8 fail fewer than 1 in 200,000."""
+_MAY_HAVE_ACTED = "it may or may not have been carried out"
+
+REFRESH_SHARE: Final = 0.25
+"""A token is never renewed with more than this share of its lifetime left (see :func:`token_refresh_at`)."""
+
+
+def token_refresh_at(obtained_at: float, expires_at: float, margin: float) -> float:
+    """When to renew a token received at ``obtained_at`` that expires at ``expires_at`` (epoch seconds).
+
+    ``margin`` seconds before it expires, but never with more than :data:`REFRESH_SHARE` of its lifetime
+    left, so a token that lives no longer than the margin is still used for most of its life instead of
+    being renewed on every call. A token that looks expired on arrival (this machine's clock is ahead of
+    the service's) is used until the service refuses it (one 401, then one renewal).
+    """
+    lifetime = expires_at - obtained_at
+    if not lifetime > 0:
+        return math.inf
+    return expires_at - min(max(margin, 0.0), lifetime * REFRESH_SHARE)
+
+
+def _exchange_retryable(exc: Exception) -> bool:
+    # Repeating an exchange is harmless (it only mints a token), so an unknown outcome or a server error
+    # is tried again, signed afresh. Refusals (429/503) and unreachable hosts were already retried by the
+    # transport within their own bounds.
+    if isinstance(exc, OutcomeUnknownError):
+        return True
+    return isinstance(exc, ServerError) and exc.status in RETRY_STATUSES - NOT_ACTED_ON_STATUSES
 
 
 def _raise_problems(problems: list[Problem], method: str, path: str) -> None:
@@ -63,36 +107,60 @@ def _raise_problems(problems: list[Problem], method: str, path: str) -> None:
 
 
 class _TokenCache:
-    """The client's bearer token: one HMAC exchange at a time, shared by every thread."""
+    """The client's bearer token: one HMAC exchange at a time, shared by every thread.
 
-    def __init__(self, refresh_margin: float) -> None:
+    A failed exchange is handed to every caller that was already waiting for it, instead of each of them
+    repeating it; a caller that arrives after the failure tries again.
+    """
+
+    def __init__(self, refresh_margin: float, *, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
-        self._token: AccessToken | None = None
+        self._entry: tuple[AccessToken, float] | None = None
+        """The token and when to renew it."""
         self._refresh_margin = refresh_margin
+        self._clock = clock
+        self._finished = 0
+        """Exchanges finished, with a token or a failure."""
+        self._failure: ImburseAPIError | None = None
+        """How the latest exchange failed, if it did."""
 
     def current(self) -> AccessToken | None:
-        tok = self._token
-        if tok is None:
+        """The token, unless it is due for renewal."""
+        entry = self._entry
+        if entry is None:
             return None
-        lifetime_left = tok.expires_at - time.time()
-        return tok if lifetime_left > self._refresh_margin else None
+        tok, refresh_at = entry
+        return tok if self._clock() < refresh_at else None
 
     def get(self, fetch: Callable[[], AccessToken]) -> AccessToken:
         """The cached token, or one new token from ``fetch`` however many threads ask at once."""
         tok = self.current()
         if tok is not None:
             return tok
+        seen = self._finished
         with self._lock:
             tok = self.current()
-            if tok is None:
-                tok = self._token = fetch()
+            if tok is not None:
+                return tok
+            if self._finished != seen and self._failure is not None:
+                # The exchange this caller queued behind failed a moment ago: share its failure.
+                raise copy.copy(self._failure)
+            self._failure = None
+            try:
+                tok = fetch()
+            except ImburseAPIError as exc:
+                self._failure = exc
+                raise
+            finally:
+                self._finished += 1
+            self._entry = (tok, token_refresh_at(self._clock(), tok.expires_at, self._refresh_margin))
             return tok
 
     def invalidate(self, stale: AccessToken) -> None:
         """Forget ``stale`` unless another thread already replaced it."""
         with self._lock:
-            if self._token is stale:
-                self._token = None
+            if self._entry is not None and self._entry[0] is stale:
+                self._entry = None
 
 
 class ImburseClient:
@@ -103,10 +171,12 @@ class ImburseClient:
     :param private_key: the API key's private key (base64). Kept in memory only; never logged,
         never in ``repr``; the client refuses to be pickled.
     :param account_id: sent as ``x-account-id`` when given.
-    :param timeout: ``(connect, read)`` seconds for one attempt.
-    :param retry: the transport's retry policy.
+    :param timeout: ``(connect, read)`` seconds for one attempt (cut to the time budget left).
+    :param retry: the transport's retry policy, time budgets included (each call is one operation of at
+        most ``retry.max_elapsed`` seconds; see :meth:`operation`).
     :param routes: the route table (``routes.LEGACY_ROUTES`` for the 2019 API generation).
-    :param token_refresh_margin: renew the bearer token this many seconds before it expires.
+    :param token_refresh_margin: renew the bearer token this many seconds before it expires (at most a
+        quarter of its lifetime: :func:`token_refresh_at`).
     """
 
     def __init__(
@@ -129,6 +199,7 @@ class ImburseClient:
         self.__private_key = private_key
         self.account_id = account_id
         self.timeout = timeout
+        self.retry = retry or RetryPolicy()
         self.routes = routes
         missing = [name for name in _ROUTE_NAMES if name not in routes]
         if missing:
@@ -145,7 +216,7 @@ class ImburseClient:
         ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if ca_bundle:
             self._session.verify = ca_bundle
-        adapter = imburse_adapter(retry, pool_maxsize=pool_maxsize)
+        adapter = imburse_adapter(self.retry, pool_maxsize=pool_maxsize)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         from . import __version__
@@ -160,7 +231,7 @@ class ImburseClient:
         return cls(creds.base_url, public_key, private_key, account_id=creds.account_id, **kwargs)
 
     def __repr__(self) -> str:
-        return f"ImburseClient(base_url={self.base_url!r}, public_key={self.public_key!r})"
+        return f"ImburseClient(base_url={_display_url(self.base_url)!r}, public_key={self.public_key!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("ImburseClient holds credentials and cannot be pickled; build one at run time")
@@ -175,41 +246,63 @@ class ImburseClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # ---------------------------------------------------------------- time budget
+
+    @contextlib.contextmanager
+    def operation(self, seconds: float | None = None) -> Iterator[Budget]:
+        """Run the enclosed calls as one operation with one time budget (default ``retry.max_elapsed``).
+
+        Every call is already an operation of its own; this groups several (e.g. a create and the reads
+        that reconcile it) so that together they take at most ``seconds``. Nested operations never outlive
+        the outer one. The budget belongs to the current thread.
+        """
+        with operation_budget(self.retry.max_elapsed if seconds is None else seconds) as budget:
+            yield budget
+
     # ---------------------------------------------------------------- authentication
 
     def access_token(self) -> AccessToken:
         """The current bearer token, exchanging an HMAC signature for a new one when needed."""
-        return self._tokens.get(self._exchange)
+        with self.operation():
+            return self._tokens.get(self._exchange)
 
     def _exchange(self) -> AccessToken:
         route = self.routes[r.ACCESS_TOKEN]
-        last: ImburseAPIError | None = None
-        for _ in range(_TOKEN_EXCHANGE_ATTEMPTS):
-            # Each attempt signs afresh: a new nonce and timestamp. Repeating an exchange is harmless
-            # (it only mints a token), so an unknown outcome is simply tried again.
+        attempts = 0
+
+        def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            # Each attempt signs afresh: a new nonce and timestamp (a nonce is accepted once).
             header = hmac_authorization(self.public_key, self.__private_key, b"")
-            try:
-                data = self._send(route, route.path, {"Authorization": header}, None, allow_reauth=False)
-            except OutcomeUnknownError as exc:
-                last = exc
-                continue
-            except AuthenticationError as exc:
-                raise AuthenticationError(
-                    f"{exc.message} (the account key was not accepted: check imburse:publicKey and "
-                    "imburse:privateKey, and that this machine's clock is right: signatures older than "
-                    "5 minutes are rejected)",
-                    status=exc.status, method=exc.method, path=exc.path,
-                ) from None
-            self.token_exchanges += 1
-            try:
-                token = str(data["accessToken"])
-                expires_at = int(data["expires"]) / 1000.0
-            except (KeyError, TypeError, ValueError):
-                raise ImburseAPIError("malformed access-token response", method=route.method, path=route.path) from None
-            log.debug("obtained a bearer token valid for %.0f s", expires_at - time.time())
-            return AccessToken(token, expires_at)
-        assert last is not None
-        raise last
+            return self._send(route, route.path, {"Authorization": header}, None, allow_reauth=False)
+
+        try:
+            data = repeat(attempt, policy=self.retry, retryable=_exchange_retryable)
+        except AuthenticationError as exc:
+            raise AuthenticationError(
+                f"{exc.message} (the account key was not accepted: check imburse:publicKey and "
+                "imburse:privateKey, and that this machine's clock is right: signatures older than "
+                "5 minutes are rejected)",
+                status=exc.status, method=exc.method, path=exc.path,
+            ) from None
+        except (TransportError, OutcomeUnknownError, ServerError) as exc:
+            # Nothing but the exchange was sent: whatever needed the token was not carried out.
+            tries = f" ({attempts} exchanges tried)" if attempts > 1 else ""
+            cause = exc.message.removesuffix(f"; {_MAY_HAVE_ACTED}")
+            raise TokenExchangeError(
+                f"could not obtain a bearer token from {_display_url(self.base_url + route.path)}{tries}: "
+                f"{cause}; the request that needed it was not sent",
+                status=exc.status, method=exc.method, path=exc.path,
+            ) from None
+        self.token_exchanges += 1
+        try:
+            token = str(data["accessToken"])
+            expires_at = int(data["expires"]) / 1000.0
+        except (KeyError, TypeError, ValueError):
+            raise ImburseAPIError("malformed access-token response", method=route.method, path=route.path) from None
+        log.debug("obtained a bearer token valid for %.0f s", expires_at - time.time())
+        return AccessToken(token, expires_at)
 
     # ---------------------------------------------------------------- HTTP
 
@@ -218,6 +311,10 @@ class ImburseClient:
         route = self.routes[name]
         path = route.format(**(params or {}))
         data = None if body is None else json.dumps(body, separators=(",", ":"))
+        with self.operation():
+            return self._call_in_budget(route, path, data, tenant_id)
+
+    def _call_in_budget(self, route: r.Route, path: str, data: str | None, tenant_id: str | None) -> Any:
         reauthenticated = False
         while True:
             tok = self.access_token()
@@ -239,26 +336,31 @@ class ImburseClient:
               allow_reauth: bool) -> Any:
         method = route.method
         url = self.base_url + path
+        shown = _display_url(self.base_url)
         try:
             resp = self._session.request(method, url, data=data, headers=headers, timeout=self.timeout)
-        except requests.exceptions.ConnectTimeout as exc:
-            raise TransportError(f"could not connect to {self.base_url}: {exc.__class__.__name__}",
+        except BudgetSpent as exc:
+            raise TransportError(f"{exc}: {shown} was not called", method=method, path=path) from None
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError(f"could not connect to {shown}: connect timeout{_spent()}",
                                  method=method, path=path) from None
         except requests.exceptions.ReadTimeout:
             if method in IDEMPOTENT_METHODS:
-                raise TransportError("timed out waiting for the response", method=method, path=path) from None
-            raise OutcomeUnknownError("timed out after sending the request: it may or may not have been carried out",
-                                      method=method, path=path) from None
+                raise TransportError(f"no response from {shown} in time{_spent()}", method=method,
+                                     path=path) from None
+            raise OutcomeUnknownError(f"no response from {shown} in time{_spent()} after sending the request; "
+                                      f"{_MAY_HAVE_ACTED}", method=method, path=path) from None
         except requests.exceptions.ConnectionError as exc:
             reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
             sent = isinstance(reason, ProtocolError) or (isinstance(exc.args[0] if exc.args else None, ProtocolError))
             if sent and method not in IDEMPOTENT_METHODS and not isinstance(reason, NewConnectionError):
-                raise OutcomeUnknownError("the connection was lost after sending the request: it may or may not "
-                                          "have been carried out", method=method, path=path) from None
-            raise TransportError(f"could not reach {self.base_url}: {_describe(reason)}",
+                raise OutcomeUnknownError(f"the connection to {shown} was lost after sending the request; "
+                                          f"{_MAY_HAVE_ACTED}", method=method, path=path) from None
+            raise TransportError(f"could not reach {shown}: {_describe(reason)}{_spent()}",
                                  method=method, path=path) from None
         except requests.exceptions.RequestException as exc:
-            raise TransportError(f"request failed: {exc.__class__.__name__}", method=method, path=path) from None
+            raise TransportError(f"request to {shown} failed: {exc.__class__.__name__}{_spent()}",
+                                 method=method, path=path) from None
 
         log.debug("%s %s -> %s", method, path, resp.status_code)
         if resp.status_code < 400:
@@ -273,7 +375,7 @@ class ImburseClient:
             raise _Reauthenticate
         message = redact(_server_message(resp), (self.__private_key, headers.get("Authorization")))
         if method not in IDEMPOTENT_METHODS and resp.status_code in _OUTCOME_UNKNOWN_STATUSES:
-            raise OutcomeUnknownError(f"{message} (the request may or may not have been carried out)",
+            raise OutcomeUnknownError(f"{message}; {_MAY_HAVE_ACTED}",
                                       status=resp.status_code, method=method, path=path)
         cls = error_class_for_status(resp.status_code)
         err = cls(message, status=resp.status_code, method=method, path=path)
@@ -394,10 +496,25 @@ def _server_message(resp: requests.Response) -> str:
     return resp.reason or "error"
 
 
+def _display_url(url: str) -> str:
+    """``url`` without any user:password part."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def _spent() -> str:
+    budget = current_budget()
+    return "" if budget is None else f" ({budget.elapsed():.1f} s into a {budget.seconds:g} s budget)"
+
+
 def _describe(reason: object) -> str:
     text = str(reason)
-    # urllib3 puts the connection object's repr first; keep the human part.
-    return text.split(": ", 1)[1] if ": " in text and text.startswith("<") else text
+    # urllib3 puts the connection (its repr, or "HTTPConnection(host=..., port=...)") first; keep the human part.
+    if ": " in text and (text.startswith("<") or text.startswith(("HTTPConnection(", "HTTPSConnection("))):
+        return text.split(": ", 1)[1]
+    return text
 
 
 def _float_or_none(value: str | None) -> float | None:

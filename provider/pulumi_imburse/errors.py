@@ -37,8 +37,14 @@ class ImburseAPIError(ImburseError):
         super().__init__(f"{prefix}{code}{message}")
 
     def __reduce__(self) -> tuple[object, ...]:
-        # Keyword-only constructor: teach pickle (the provider host pickles nothing, but users' tools may).
-        return (_rebuild, (type(self), self.message, self.status, self.method, self.path))
+        # Keyword-only constructor: teach pickle and copy (the provider host pickles nothing, but users'
+        # tools may; the client copies an error to hand one failure to several waiting threads). The
+        # instance dict carries the extras a subclass sets, such as ``RateLimitedError.retry_after``.
+        extras = {k: v for k, v in vars(self).items() if k not in _CORE_FIELDS}
+        return (_rebuild, (type(self), self.message, self.status, self.method, self.path), extras or None)
+
+
+_CORE_FIELDS = frozenset({"status", "method", "path", "message"})
 
 
 def _rebuild(cls: type[ImburseAPIError], message: str, status: int | None, method: str, path: str) -> ImburseAPIError:
@@ -76,7 +82,18 @@ class ServerError(ImburseAPIError):
 
 
 class TransportError(ImburseAPIError):
-    """The service could not be reached (connection refused, DNS, TLS) after retries."""
+    """The service could not be reached (connection refused, DNS, TLS), or did not answer in time, within the
+    operation's time budget. The message names the URL."""
+
+
+class TokenExchangeError(TransportError):
+    """No bearer token could be obtained: the token endpoint could not be reached, did not answer in time or
+    kept failing (5xx) within the operation's time budget.
+
+    The request that needed the token was never sent, so nothing was created or changed: unlike
+    :class:`OutcomeUnknownError` there is nothing to reconcile. (A rejected signature is an
+    :class:`AuthenticationError` instead.) ``status`` is the last HTTP status, if there was an answer.
+    """
 
 
 class OutcomeUnknownError(ImburseAPIError):

@@ -25,6 +25,8 @@ from pulumi_imburse.errors import (
 from pulumi_imburse.models import Address
 from pulumi_imburse.transport import RetryPolicy
 
+pytestmark = pytest.mark.integration
+
 FAST = RetryPolicy(attempts=6, backoff_factor=0.01, backoff_jitter=0.0, backoff_max=0.05, max_elapsed=10)
 TOKEN = routes.DEFAULT_ROUTES[routes.ACCESS_TOKEN].template
 CREATE_KEY = routes.DEFAULT_ROUTES[routes.CREATE_KEY].template
@@ -130,17 +132,23 @@ def test_token_is_reused_across_calls(client: ImburseClient, emulator: EmulatorP
     assert count(emulator, TOKEN) - before == 1
 
 
-def test_token_is_renewed_shortly_before_it_expires(emulator: EmulatorProcess) -> None:
-    # The emulator's tokens live 3600 s. A client asked to renew 30 s before expiry reuses its token;
-    # one asked to renew 3601 s before expiry finds every token "about to expire" and renews each time.
-    lazy = make_client(emulator, token_refresh_margin=30)
-    eager = make_client(emulator, token_refresh_margin=3601)
-    with lazy, eager:
-        for c in (lazy, eager):
-            c.list_tenants()
-            c.list_tenants()
-    assert lazy.token_exchanges == 1
-    assert eager.token_exchanges == 2
+def test_a_token_living_no_longer_than_the_refresh_margin_is_reused(emulator: EmulatorProcess) -> None:
+    # The emulator's tokens live 3600 s. A margin longer than that must not make every token "about to
+    # expire" on arrival (which cost one exchange per call: 200 requests for 100 keys).
+    for margin in (30, 3600, 3601, 86_400):
+        with make_client(emulator, token_refresh_margin=margin) as c:
+            for _ in range(5):
+                c.list_tenants()
+        assert c.token_exchanges == 1, f"margin {margin} s"
+
+
+def test_a_short_token_lifetime_costs_one_exchange_not_one_per_call() -> None:
+    with EmulatorProcess(token_ttl=30) as emu, make_client(emu) as c:  # lifetime = the default margin, 30 s
+        tenant = c.create_tenant("Short tokens").tenant_id
+        for i in range(20):
+            c.create_key(tenant, ["tenant-app-read"], f"k{i}")
+        stats = emu.stats()["requests"]
+    assert stats.get(TOKEN) == 1 and stats.get(CREATE_KEY) == 20
 
 
 def test_expired_token_is_renewed_once_on_401(emulator: EmulatorProcess) -> None:
@@ -171,7 +179,7 @@ def test_429_and_503_are_retried_honouring_retry_after(client: ImburseClient, em
     import pulumi_imburse.transport as transport
 
     slept: list[float] = []
-    monkeypatch.setattr(transport.time, "sleep", slept.append)
+    monkeypatch.setattr(transport, "pause", slept.append)  # the transport's waits only, not time.sleep
     client.list_tenants()  # token first, without faults
     emulator.set_faults(errorRate=0.5, errorStatuses=[429, 503], retryAfterSeconds=2, seed=7)
     before = count(emulator, LIST_TENANTS)
