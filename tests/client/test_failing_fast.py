@@ -230,6 +230,26 @@ def test_a_service_slower_than_the_read_timeout_fails_within_the_budget(emu: Emu
     assert_no_secret(err.value, emu)
 
 
+def test_a_write_without_an_answer_in_time_is_an_unknown_outcome_a_read_is_not(emu: EmulatorProcess,
+                                                                              tenant_id: str) -> None:
+    with make_client(emu, retry=SLOW, timeout=(5, READ_TIMEOUT)) as c:
+        c.list_keys(tenant_id)  # a token in hand
+        creates, lists = count(emu, CREATE_KEY), count(emu, LIST_KEYS)
+        emu.set_faults(latencyMs=3000)
+        with pytest.raises(OutcomeUnknownError) as unknown:
+            c.create_key(tenant_id, ["tenant-app-read"], "late")
+        started = time.monotonic()
+        with pytest.raises(TransportError) as late_read:
+            c.list_keys(tenant_id)
+        took = time.monotonic() - started
+        emu.clear_faults()
+    assert unknown.value.method == "POST" and emu.base_url in str(unknown.value)
+    assert count(emu, CREATE_KEY) - creates == 1  # sent once: it may have been carried out
+    assert emu.base_url in str(late_read.value)
+    assert count(emu, LIST_KEYS) - lists >= 2  # a read is safe to repeat within the budget
+    assert took < SLOW.max_elapsed + SLACK, f"{took:.1f} s"
+
+
 def test_concurrent_callers_share_one_failed_exchange(emu: EmulatorProcess, tenant_id: str) -> None:
     tokens = count(emu, TOKEN)
     emu.set_faults(latencyMs=3000)
