@@ -24,6 +24,14 @@ if TOOLS_BIN.is_dir() and str(TOOLS_BIN) not in os.environ.get("PATH", "").split
     os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test not marked ``unit`` (tests/unit: pure rules) is an ``integration`` test (the emulator, the
+    provider host or the Pulumi engine), so ``-m unit`` and ``-m integration`` each select one layer."""
+    for item in items:
+        if item.get_closest_marker("unit") is None:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def emulator() -> Iterator[EmulatorProcess]:
     """The ``imburse-emulator`` console script, started once on a free port with a temporary db."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._adopt import AdoptionError
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -20,6 +21,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitedError,
     ServerError,
+    TokenExchangeError,
     TransportError,
     ValidationError,
 )
@@ -55,6 +57,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ACCOUNT_ROLES",
     "TENANT_ROLES",
+    "AdoptionError",
     "AuthenticationError",
     "ConfigurationError",
     "ConflictError",
@@ -73,6 +76,7 @@ __all__ = [
     "TenantKeyArgs",
     "TenantKeyProvider",
     "TenantProvider",
+    "TokenExchangeError",
     "TransportError",
     "ValidationError",
     "__version__",
