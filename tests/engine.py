@@ -12,7 +12,9 @@ from typing import Any
 
 from pulumi import automation as auto
 
+from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.errors import AuthenticationError
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -70,3 +72,13 @@ def step_ops(events: Iterable[auto.EngineEvent], name: str) -> list[str]:
         if done is not None and done.metadata.urn.endswith(f"::{name}"):
             ops.append(str(done.metadata.op.value if hasattr(done.metadata.op, "value") else done.metadata.op))
     return ops
+
+
+def authenticates(emu: EmulatorProcess, public_key: str, private_key: str) -> bool:
+    """Whether the emulator gives this key a bearer token (False on 401: unknown or revoked key)."""
+    try:
+        with ImburseClient(emu.base_url, public_key, private_key) as as_key:
+            as_key.access_token()
+    except AuthenticationError:
+        return False
+    return True

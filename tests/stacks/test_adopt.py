@@ -7,7 +7,7 @@ does not match it, and from then on the resource is managed like any other.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pulumi
@@ -18,33 +18,15 @@ from pulumi_imburse import Tenant, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.declarative import declare_from_config, export
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.errors import AuthenticationError
 from pulumi_imburse.models import ApiKey
 from pulumi_imburse.testing import emulated_stack
 
-from ..engine import EXAMPLES, Output, api_writes, changes, quiet, step_ops
+from ..engine import EXAMPLES, Output, api_writes, authenticates, changes, quiet, step_ops
 
 ADOPTED_WARNING = "adopted. Imburse never returns a private key"
 CREATE_KEY = "POST /v1/tenant/{tenantId}/keys"
 CREATE_TENANT = "POST /v1/account/tenants"
 MISSING_KEY = "7d0c6b7e-4444-4000-8000-000000000000"
-
-
-@pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    """The emulator's account client (and no faults left over from other tests)."""
-    emulator.clear_faults()
-    with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as client:
-        yield client
-
-
-@pytest.fixture
-def existing_tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A tenant made outside Pulumi (deleted, with its keys, after the test unless the test deleted it)."""
-    tenant_id = api.create_tenant(f"Existing {request.node.name}"[:100]).tenant_id
-    yield tenant_id
-    if tenant_id in {t.tenant_id for t in api.list_tenants()}:
-        api.delete_tenant(tenant_id)
 
 
 @pytest.fixture
@@ -62,16 +44,6 @@ def adoption_warnings(events: list[auto.EngineEvent]) -> list[str]:
     """The diagnostics saying an adopted key's private key is unknowable."""
     return [e.diagnostic_event.message for e in events
             if e.diagnostic_event is not None and ADOPTED_WARNING in e.diagnostic_event.message]
-
-
-def authenticates(emu: EmulatorProcess, public_key: str, private_key: str) -> bool:
-    """Whether the emulator gives this key a bearer token (False on 401: unknown or revoked key)."""
-    try:
-        with ImburseClient(emu.base_url, public_key, private_key) as as_key:
-            as_key.access_token()
-    except AuthenticationError:
-        return False
-    return True
 
 
 def live(api: ImburseClient, tenant_id: str, public_key: str) -> tuple[str, set[str]]:

@@ -7,45 +7,15 @@ Each test runs a user's successive ``pulumi up``s of one stack and checks the re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pulumi
-import pytest
 from pulumi import automation as auto
 
 from pulumi_imburse import TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.errors import AuthenticationError
 from pulumi_imburse.testing import emulated_stack
 
-from ..engine import EXAMPLES, api_writes, changes, quiet, step_ops
-
-
-@pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    """The emulator's account client (and no faults left over from other tests)."""
-    emulator.clear_faults()
-    with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as client:
-        yield client
-
-
-@pytest.fixture
-def existing_tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A tenant made outside Pulumi (deleted, with its keys, after the test)."""
-    tenant_id = api.create_tenant(f"Existing {request.node.name}"[:100]).tenant_id
-    yield tenant_id
-    api.delete_tenant(tenant_id)
-
-
-def authenticates(emu: EmulatorProcess, public_key: str, private_key: str) -> bool:
-    """Whether the emulator gives this key a bearer token (False on 401: unknown or revoked key)."""
-    try:
-        with ImburseClient(emu.base_url, public_key, private_key) as as_key:
-            as_key.access_token()
-    except AuthenticationError:
-        return False
-    return True
+from ..engine import EXAMPLES, api_writes, authenticates, changes, quiet, step_ops
 
 
 def value(result: auto.UpResult, name: str) -> str:

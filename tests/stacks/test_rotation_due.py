@@ -7,37 +7,17 @@ waiting; the provider sees the age only the way it would against Imburse, by rea
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pulumi
-import pytest
 from pulumi import automation as auto
 
 from pulumi_imburse import TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.errors import AuthenticationError
 from pulumi_imburse.testing import emulated_stack
 
-from ..engine import api_writes, changes, quiet, step_ops
+from ..engine import api_writes, authenticates, changes, quiet, step_ops
 
 ROTATION_DAYS = 90
-
-
-@pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    """The emulator's account client (and no faults left over from other tests)."""
-    emulator.clear_faults()
-    with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant_id(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    """A tenant made outside the stack (deleted, with its keys, after the test)."""
-    tid = api.create_tenant(f"Rotation {request.node.name}"[:100]).tenant_id
-    yield tid
-    api.delete_tenant(tid)
 
 
 def program() -> None:
@@ -49,28 +29,18 @@ def program() -> None:
         pulumi.export(f"{name}PrivateKey", key.private_key)
 
 
-def authenticates(emu: EmulatorProcess, public_key: str, private_key: str) -> bool:
-    """Whether the emulator gives this key a bearer token (False on 401: unknown or revoked key)."""
-    try:
-        with ImburseClient(emu.base_url, public_key, private_key) as as_key:
-            as_key.access_token()
-    except AuthenticationError:
-        return False
-    return True
-
-
 def test_a_key_older_than_rotation_days_is_replaced_once_a_refresh_reads_its_age(
-        emulator: EmulatorProcess, api: ImburseClient, tenant_id: str) -> None:
+        emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str) -> None:
     with emulated_stack(program, project_name="rotation-due", emulator=emulator,
-                        config={"tenantId": tenant_id}) as s:
+                        config={"tenantId": existing_tenant}) as s:
         first = s.stack.up(on_output=quiet)
         aging, steady = first.outputs["agingPublicKey"].value, first.outputs["steadyPublicKey"].value
 
-        emulator.age_key(tenant_id, aging, ROTATION_DAYS - 1)
+        emulator.age_key(existing_tenant, aging, ROTATION_DAYS - 1)
         writes = api_writes(emulator)
         assert s.stack.preview(on_output=quiet, refresh=True).change_summary == {"same": 3}  # 89 days: not due
 
-        emulator.age_key(tenant_id, aging, 2)  # 91 days old
+        emulator.age_key(existing_tenant, aging, 2)  # 91 days old
         # Without a refresh the state still holds the age the key had when Pulumi last read it.
         assert s.stack.preview(on_output=quiet).change_summary == {"same": 3}
         events: list[auto.EngineEvent] = []
@@ -85,7 +55,7 @@ def test_a_key_older_than_rotation_days_is_replaced_once_a_refresh_reads_its_age
         assert step_ops(events, "aging")[-3:] == ["create-replacement", "replace", "delete-replaced"]
         new_key, new_private = rotated.outputs["agingPublicKey"].value, rotated.outputs["agingPrivateKey"].value
         assert new_key != aging and authenticates(emulator, new_key, new_private)
-        assert {k.public_key for k in api.list_keys(tenant_id)} == {new_key, steady}  # the old key is revoked
+        assert {k.public_key for k in api.list_keys(existing_tenant)} == {new_key, steady}  # the old key is revoked
         assert rotated.outputs["steadyPublicKey"].value == steady
 
         # The new key is new to the service too: nothing is due any more.

@@ -29,10 +29,10 @@ from pulumi import automation as auto
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.errors import AuthenticationError, NotFoundError
+from pulumi_imburse.errors import NotFoundError
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
 
-from ..engine import REPO, Output, api_writes, changes, quiet, step_ops, strings
+from ..engine import REPO, Output, api_writes, authenticates, changes, quiet, step_ops, strings
 
 PROJECT = "imburse-platform"
 STACK = "dev"
@@ -50,14 +50,6 @@ SMALL: dict[str, Any] = {
     },
 }
 """A one-tenant, two-key config for the scenarios that do not need the whole dev stack."""
-
-
-@pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    """The emulator's account client (and no faults left over from other tests)."""
-    emulator.clear_faults()
-    with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as client:
-        yield client
 
 
 @pytest.fixture
@@ -95,16 +87,6 @@ def dev_tenants() -> dict[str, Any]:
 def outputs(result: auto.UpResult) -> dict[str, Any]:
     """The up's stack outputs as plain values."""
     return {name: out.value for name, out in result.outputs.items()}
-
-
-def authenticates(emu: EmulatorProcess, public_key: str, private_key: str) -> bool:
-    """Whether the emulator gives this key a bearer token (False on 401: unknown or revoked key)."""
-    try:
-        with ImburseClient(emu.base_url, public_key, private_key) as as_key:
-            as_key.access_token()
-    except AuthenticationError:
-        return False
-    return True
 
 
 def key_ids(api: ImburseClient, tenant_id: str) -> set[str]:
