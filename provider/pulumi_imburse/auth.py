@@ -26,6 +26,8 @@ from typing import Final
 SCHEME: Final = "Hmac"
 NONCE_LENGTH: Final = 32
 _NONCE_ALPHABET: Final = string.ascii_letters + string.digits
+MAX_TIMESTAMP_DIGITS: Final = 12
+"""The most digits an Hmac timestamp may have (epoch seconds have 10 until the year 2286)."""
 
 
 def _as_bytes(body: str | bytes | None) -> bytes:
@@ -97,12 +99,15 @@ def parse_hmac_authorization(header: str) -> HmacCredentials:
     scheme, _, rest = header.strip().partition(" ")
     if scheme.lower() != SCHEME.lower():
         raise ValueError("the Authorization scheme is not Hmac")
+    if not rest.isascii():
+        raise ValueError("an Hmac Authorization header is ASCII text: publicKey:nonce:timestamp:signature")
     parts = rest.strip().split(":")
     if len(parts) != 4 or not all(parts):
         raise ValueError("an Hmac Authorization header has the form publicKey:nonce:timestamp:signature")
     public_key, nonce, timestamp, signature = parts
-    if not timestamp.isdigit():
-        raise ValueError("the Hmac timestamp is not whole seconds since the Unix epoch")
+    if len(timestamp) > MAX_TIMESTAMP_DIGITS or any(c not in string.digits for c in timestamp):
+        raise ValueError(f"the Hmac timestamp is not whole seconds since the Unix epoch (ASCII digits, at most "
+                         f"{MAX_TIMESTAMP_DIGITS})")
     return HmacCredentials(public_key, nonce, timestamp, signature)
 
 

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import socket
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -85,3 +89,39 @@ def assert_error(resp: requests.Response, status: int, code: str | None = None, 
     for secret in secrets:
         assert secret not in resp.text
     return body
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` if it does not within ``timeout`` seconds.
+
+    A bound on waiting for something the test caused, never a measurement: nothing is asserted about how long
+    it took."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not so after {timeout} s")
+        time.sleep(0.02)
+
+
+def send_raw(api: Api, method: str, path: str, headers: dict[str, str] | None = None) -> socket.socket:
+    """Send one bodiless HTTP/1.1 request on a new socket and return the socket, without reading the answer."""
+    url = urlsplit(api.base_url)
+    sock = socket.create_connection((url.hostname, url.port), timeout=30)
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc}", "Content-Length: 0",
+             *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+    return sock
+
+
+def answered(sock: socket.socket) -> bool:
+    """Whether anything (an answer or a hang-up) has arrived on ``sock``, without waiting."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # data, or b"" for a hang-up
+    except BlockingIOError:
+        return False
+    except ConnectionResetError:
+        pass
+    finally:
+        sock.setblocking(True)
+    return True

@@ -1,12 +1,16 @@
 """Fault injection and request statistics, applied to API routes only (never to ``/_emulator/*``).
 
 :func:`instrument` wraps one API endpoint. For each request it counts the route template, draws the
-fault decision (in arrival order, from ``random.Random(seed)``), sleeps ``latencyMs`` with
-``asyncio.sleep`` (no lock is held, so concurrent requests overlap), then either
+fault decision (in arrival order, from ``random.Random(seed)``), then either
 
-- answers an injected error status *before acting* (429/503 carry ``Retry-After``), or
-- acts, and for a write drawn as ambiguous throws the answer away and replies 504, or
-- acts and answers normally.
+- waits ``latencyMs`` and answers an injected error status *without acting* (429/503 carry ``Retry-After``), or
+- acts (commits), waits ``latencyMs``, and for a write drawn as ambiguous throws the answer away and
+  replies 504, or
+- acts (commits), waits ``latencyMs`` and answers normally.
+
+The wait is ``asyncio.sleep`` (no lock is held, so concurrent requests overlap) and ends early when the
+client hangs up. Acting before the wait is what a real service does with a request it has received: a
+client that times out leaves the write done (and a created key behind).
 """
 
 from __future__ import annotations
@@ -152,21 +156,34 @@ class FaultInjector:
 
 @dataclass
 class RequestStats:
-    """Test-only request counts by route template (``"METHOD /path/{param}"``)."""
+    """Test-only request counts by route template (``"METHOD /path/{param}"``), and how many API requests are
+    being served at once (``inFlight``: now, and the peak since the last reset)."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    in_flight: int = 0
+    peak_in_flight: int = 0
 
     def record(self, template: str) -> None:
         """Count one request."""
         self.counts[template] = self.counts.get(template, 0) + 1
 
+    def started(self) -> None:
+        """An API request began being served."""
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def finished(self) -> None:
+        """An API request was answered (or its client hung up)."""
+        self.in_flight -= 1
+
     def snapshot(self) -> dict[str, Any]:
-        """``{"requests": {template: count}}``."""
-        return {"requests": dict(self.counts)}
+        """``{"requests": {template: count}, "inFlight": {"now": n, "peak": n}}``."""
+        return {"requests": dict(self.counts), "inFlight": {"now": self.in_flight, "peak": self.peak_in_flight}}
 
     def reset(self) -> None:
-        """Forget every count."""
+        """Forget every count (the peak restarts from the requests in flight now)."""
         self.counts.clear()
+        self.peak_in_flight = self.in_flight
 
 
 def error_status_response(status: int, message: str, *, retry_after: int | None = None) -> JSONResponse:
@@ -179,24 +196,53 @@ def error_status_response(status: int, message: str, *, retry_after: int | None 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+async def _client_gone(request: Request) -> None:
+    """Return once the client has hung up (the body was read already, so only a disconnect is left)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _delay(request: Request, seconds: float) -> None:
+    """Wait ``seconds`` before answering, or less if the client hangs up (no one is left to answer)."""
+    if seconds <= 0:
+        return
+    sleep = asyncio.ensure_future(asyncio.sleep(seconds))
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({sleep, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sleep, gone):
+            task.cancel()
+
+
 def instrument(route: Route, endpoint: Endpoint, injector: FaultInjector, stats: RequestStats) -> Endpoint:
-    """``endpoint`` with request counting, latency and fault injection around it."""
+    """``endpoint`` with request counting, latency and fault injection around it.
+
+    The latency delays the *answer*: a request that is acted on is acted on first (committed), then answered
+    ``latencyMs`` later, so a client that gives up waiting leaves its write done, as with a real service. An
+    injected error status is answered after the latency without acting.
+    """
     template = route.template
     method = route.method
 
     async def instrumented(request: Request) -> Response:
         stats.record(template)
-        decision = injector.draw(method)
-        if decision.latency_s > 0:
-            await asyncio.sleep(decision.latency_s)
-        if decision.error_status is not None:
-            status = decision.error_status
-            return error_status_response(status, f"injected fault: HTTP {status} (the request was not acted on)",
-                                         retry_after=decision.retry_after)
-        response = await endpoint(request)
-        if decision.ambiguous:
-            return error_status_response(504, "injected fault: gateway timeout (the request may have been acted on)")
-        return response
+        stats.started()
+        try:
+            decision = injector.draw(method)
+            if decision.error_status is not None:
+                await _delay(request, decision.latency_s)
+                status = decision.error_status
+                return error_status_response(status, f"injected fault: HTTP {status} (the request was not acted "
+                                                     "on)", retry_after=decision.retry_after)
+            response = await endpoint(request)
+            await _delay(request, decision.latency_s)
+            if decision.ambiguous:
+                return error_status_response(504, "injected fault: gateway timeout (the request may have been "
+                                                  "acted on)")
+            return response
+        finally:
+            stats.finished()
 
     instrumented.__name__ = f"instrumented_{route.name}"
     return instrumented

@@ -17,6 +17,7 @@ Two clocks:
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import sqlite3
 import threading
@@ -74,6 +75,12 @@ MAX_KEY_AGE_DAYS: Final = 36500
 """The furthest back (days) the test-only key-age control moves a creation time."""
 
 SECONDS_PER_DAY: Final = 86400
+
+MAX_KEY_TOTAL_AGE_DAYS: Final = 10 * MAX_KEY_AGE_DAYS
+"""The oldest (days) repeated use of the key-age control may make a key, so ``createdAt`` stays a real date."""
+
+MAX_CLOCK_OFFSET_SECONDS: Final = MAX_KEY_AGE_DAYS * SECONDS_PER_DAY
+"""How far ahead of the wall clock (in total) the test-only clock control moves the emulated clock."""
 
 JWT_ALGORITHM: Final = "HS256"
 _NONCE_PRUNE_INTERVAL: Final = 30.0
@@ -291,9 +298,17 @@ class Backend:
         return self._clock() + self._offset
 
     def advance_clock(self, seconds: float) -> float:
-        """Move the emulated clock forward by ``seconds`` (test-only); returns the total offset."""
-        if seconds < 0:
-            raise BadRequest("advanceSeconds must be >= 0: the clock only moves forward",
+        """Move the emulated clock forward by ``seconds`` (test-only); returns the total offset.
+
+        The total offset is bounded by :data:`MAX_CLOCK_OFFSET_SECONDS`, so every time the emulator shows
+        (token expiry, ``createdAt``) stays a real date.
+        """
+        if not math.isfinite(seconds) or seconds < 0:
+            raise BadRequest("advanceSeconds must be a finite number >= 0: the clock only moves forward",
+                             field="advanceSeconds")
+        if self._offset + seconds > MAX_CLOCK_OFFSET_SECONDS:
+            raise BadRequest(f"advanceSeconds: the clock may be at most {MAX_CLOCK_OFFSET_SECONDS} seconds "
+                             f"({MAX_KEY_AGE_DAYS} days) ahead in total; it is {self._offset:g} s ahead now",
                              field="advanceSeconds")
         self._offset += seconds
         return self._offset
@@ -656,9 +671,12 @@ class Backend:
         if problems:
             raise invalid(problems)
         tenant_id, public_key = str(obj["tenantId"]).lower(), str(obj["publicKey"]).lower()
-        self._tenant_key_row(tenant_id, public_key)
-        self._write("UPDATE tenant_keys SET created_at = created_at - ? WHERE public_key = ?",
-                    (float(obj["days"]) * SECONDS_PER_DAY, public_key))
+        row = self._tenant_key_row(tenant_id, public_key)
+        seconds = float(obj["days"]) * SECONDS_PER_DAY
+        if row["created_at"] - seconds < self.now() - MAX_KEY_TOTAL_AGE_DAYS * SECONDS_PER_DAY:
+            raise BadRequest(f"days: a key may be made at most {MAX_KEY_TOTAL_AGE_DAYS} days old in total",
+                             field="days")
+        self._write("UPDATE tenant_keys SET created_at = created_at - ? WHERE public_key = ?", (seconds, public_key))
         return self._key_json(self._tenant_key_row(tenant_id, public_key))
 
     def delete_key(self, principal: Principal, tenant_id: str, public_key: str) -> None:

@@ -97,6 +97,11 @@ class EmulatorProcess:
         self.close()
 
     @property
+    def pid(self) -> int | None:
+        """The child's process id (``None`` before the first start)."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the child process is alive."""
         return self._proc is not None and self._proc.poll() is None

@@ -12,8 +12,8 @@ a bearer token or a private key.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..routes import RouteTable
+from .bodies import parse_json
 from .faults import FaultInjector, RequestStats
 from .models import ApiError, Backend, BadRequest, Principal
 
@@ -78,14 +79,8 @@ def endpoint(state: EmulatorState, op: Operation, name: str) -> Callable[[Reques
 
 
 async def json_body(request: Request) -> object:
-    """The request body parsed as JSON; 400 when it is empty or not JSON."""
-    raw = await request.body()
-    if not raw.strip():
-        raise BadRequest("the request body must be a JSON object")
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise BadRequest("the request body is not valid JSON") from None
+    """The request body parsed as JSON by :func:`~.bodies.parse_json`; 400 saying what is wrong otherwise."""
+    return parse_json(await request.body())
 
 
 def _bearer(state: EmulatorState, request: Request, tenant_id: str | None = None) -> Principal:
@@ -209,8 +204,8 @@ async def advance_clock(state: EmulatorState, request: Request) -> Any:
     if not isinstance(data, dict) or set(data) != {"advanceSeconds"}:
         raise BadRequest('the body must be {"advanceSeconds": <seconds>}', field="advanceSeconds")
     seconds = data["advanceSeconds"]
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
-        raise BadRequest("advanceSeconds must be a number of seconds", field="advanceSeconds")
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+        raise BadRequest("advanceSeconds must be a finite number of seconds", field="advanceSeconds")
     state.backend.advance_clock(float(seconds))
     return _clock_json(state.backend)
 

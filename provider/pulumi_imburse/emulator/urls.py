@@ -8,7 +8,8 @@ Test-only controls (never part of the Imburse API; not counted in stats, never f
 
 - ``GET/POST /_emulator/faults``: read / replace the fault configuration
   (``{"latencyMs", "errorRate", "errorStatuses", "retryAfterSeconds", "ambiguousRate", "seed"}``).
-- ``GET/DELETE /_emulator/stats``: ``{"requests": {"METHOD /route/template": count}}`` / reset.
+- ``GET/DELETE /_emulator/stats``: ``{"requests": {"METHOD /route/template": count},
+  "inFlight": {"now": n, "peak": n}}`` (API requests being served now, and the most at once) / reset.
 - ``GET/POST/DELETE /_emulator/clock``: read / advance (``{"advanceSeconds": n}``) / reset the
   emulated clock that stamps and expires bearer tokens.
 - ``POST /_emulator/account-keys``: mint an account API key with the given account roles (in the
@@ -24,6 +25,7 @@ from typing import Final
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Match
@@ -32,6 +34,7 @@ from starlette.routing import Route as StarletteRoute
 from .. import routes as r
 from ..routes import DEFAULT_ROUTES, RouteTable
 from . import responses as h
+from .bodies import MAX_BODY_BYTES, BodyLimit
 from .faults import FaultInjector, RequestStats, instrument
 from .models import Backend
 from .openapi import build_openapi
@@ -99,10 +102,12 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def create_app(backend: Backend, *, routes: RouteTable = DEFAULT_ROUTES, latency_ms: float = 0.0) -> Starlette:
+def create_app(backend: Backend, *, routes: RouteTable = DEFAULT_ROUTES, latency_ms: float = 0.0,
+               max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
     """The emulator's ASGI app over ``backend``, serving ``routes`` (default: the contract's table).
 
-    ``latency_ms`` is the base latency (``--latency-ms``) added to every API request.
+    ``latency_ms`` is the base latency (``--latency-ms``) added to every API request. Every request body
+    (API and control routes) is limited to ``max_body_bytes`` (413 beyond it; see :mod:`.bodies`).
     """
     check_handlers(routes)
     faults = FaultInjector(default_latency_ms=latency_ms)
@@ -117,6 +122,7 @@ def create_app(backend: Backend, *, routes: RouteTable = DEFAULT_ROUTES, latency
         StarletteRoute(path, endpoint(state, op, f"{method} {path}"), methods=[method])
         for method, path, op in CONTROL_OPERATIONS
     ]
-    app = Starlette(routes=mounted, exception_handlers={HTTPException: _http_error})
+    app = Starlette(routes=mounted, exception_handlers={HTTPException: _http_error},
+                    middleware=[Middleware(BodyLimit, max_bytes=max_body_bytes)])
     app.state.emulator = state
     return app
