@@ -1,16 +1,23 @@
-"""The console script as a process: credentials file, restart persistence, clean stop, legacy routes."""
+"""The console script as a process: credentials file, the line it prints on start, what it says without its
+extra, restart persistence, clean stop, legacy routes."""
 
 from __future__ import annotations
 
 import json
+import os
+import select
+import signal
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from pulumi_imburse import routes
 from pulumi_imburse.auth import hmac_authorization
-from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.emulator.process import EmulatorError, EmulatorProcess
 
 from .helpers import Api
 
@@ -67,3 +74,75 @@ def test_legacy_route_table(tmp_path: Path) -> None:
                              timeout=10).status_code == 404
         assert set(emu.stats()["requests"]) == {routes.LEGACY_ROUTES[n].template
                                                 for n in (routes.ACCESS_TOKEN, routes.CREATE_TENANT, routes.CREATE_KEY)}
+
+
+CONSOLE_SCRIPT = Path(sys.executable).with_name("imburse-emulator")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _first_line(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """The first line the process writes to stderr (bounded wait)."""
+    assert proc.stderr is not None
+    ready, _, _ = select.select([proc.stderr], [], [], timeout)
+    assert ready, f"nothing on stderr within {timeout} s"
+    return proc.stderr.readline()
+
+
+def test_prints_the_url_it_serves_and_no_secret(tmp_path: Path) -> None:
+    db, creds = tmp_path / "e.db", tmp_path / "creds.json"
+    proc = subprocess.Popen([str(CONSOLE_SCRIPT), "serve", "--port", "0", "--db", str(db), "--credentials-file",
+                             str(creds)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        line = _first_line(proc)
+        data = json.loads(creds.read_text())  # written before the line is printed
+        assert line == f"imburse-emulator: serving {data['baseUrl']} (db {db}, credentials {creds})\n"
+        assert requests.get(data["baseUrl"] + "/openapi.json", timeout=10).status_code == 200  # it does serve there
+        assert data["privateKey"] not in line and data["publicKey"] not in line
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert out == "" and data["privateKey"] not in err  # one line, on stderr; nothing else said on a clean run
+
+
+def test_emulator_process_still_reads_the_startup(emulator: EmulatorProcess) -> None:
+    """EmulatorProcess starts the same script (its output goes to a log file) and finds it ready."""
+    assert emulator.running
+    assert f"imburse-emulator: serving {emulator.base_url} " in emulator.log_file.read_text()
+
+
+def _shadow(tmp_path: Path, module: str) -> dict[str, str]:
+    """An environment in which ``module`` cannot be imported, as if its package were not installed."""
+    shadow = tmp_path / "shadow" / module
+    shadow.mkdir(parents=True)
+    message = f"No module named {module!r}"
+    (shadow / "__init__.py").write_text(f"raise ModuleNotFoundError({message!r}, name={module!r})\n")
+    path = [str(shadow.parent), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path)}
+
+
+@pytest.mark.parametrize("module", ["uvicorn", "starlette", "jwt"])
+def test_without_the_extra_the_command_says_what_to_install(tmp_path: Path, module: str) -> None:
+    result = subprocess.run([str(CONSOLE_SCRIPT), "serve", "--db", str(tmp_path / "e.db"), "--credentials-file",
+                             str(tmp_path / "c.json")], env=_shadow(tmp_path, module), capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr  # one line
+    assert f"'{module}'" in result.stderr and "'emulator' extra" in result.stderr
+    assert f'pip install "{REPO}[emulator]"' in result.stderr  # this checkout's path: runnable as written
+    assert not (tmp_path / "c.json").exists()
+
+
+def test_without_the_extra_importing_the_server_says_what_to_install(tmp_path: Path) -> None:
+    code = "import pulumi_imburse.emulator.urls"
+    result = subprocess.run([sys.executable, "-c", code], env=_shadow(tmp_path, "starlette"), capture_output=True,
+                            text=True, timeout=60, check=False)
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("pulumi_imburse.emulator.extra.MissingExtraError: ") and "[emulator]" in last, last
+    # EmulatorProcess itself needs no extra, and says why its child could not start.
+    with pytest.raises(EmulatorError) as err, EmulatorProcess(env=_shadow(tmp_path / "p", "uvicorn")):
+        pass
+    # "exited": it failed as soon as the child did, not at the startup timeout ("was not ready within").
+    assert "exited with status 1" in str(err.value) and f'pip install "{REPO}[emulator]"' in str(err.value)

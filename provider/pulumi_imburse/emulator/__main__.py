@@ -6,7 +6,12 @@
         [--latency-ms N] [--token-ttl SECONDS] [--routes default|legacy] [--log-level LEVEL]
 
 Once listening it writes ``{"baseUrl", "accountId", "publicKey", "privateKey"}`` to the credentials
-file (mode 0600). A restart on the same ``--db`` keeps every account, tenant and key.
+file (mode 0600), then prints one line to stderr (no secret in it)::
+
+    imburse-emulator: serving http://127.0.0.1:PORT (db PATH, credentials PATH)
+
+A restart on the same ``--db`` keeps every account, tenant and key. Without the ``emulator`` extra it exits
+with status 1 and a line saying how to install it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+
+from .extra import MissingExtraError
 
 ROUTE_TABLES = ("default", "legacy")
 
@@ -68,7 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="imburse-emulator %(levelname)s %(name)s: %(message)s")
     from ..routes import DEFAULT_ROUTES, LEGACY_ROUTES
-    from .server import serve
+
+    try:
+        from .server import serve
+    except MissingExtraError as e:  # one line saying what to install, not a traceback
+        print(f"imburse-emulator: {e}", file=sys.stderr)
+        return 1
 
     return serve(host=args.host, port=args.port, db=args.db, credentials_file=args.credentials_file,
                  latency_ms=args.latency_ms, token_ttl=args.token_ttl,

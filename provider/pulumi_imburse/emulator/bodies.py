@@ -23,7 +23,12 @@ from __future__ import annotations
 import json
 from typing import Final, NoReturn
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from .extra import missing_extra
+
+try:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from .models import BadRequest
 

@@ -22,8 +22,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from .extra import missing_extra
+
+try:
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from ..routes import Route
 from ..validation import Problem

@@ -30,7 +30,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Final
 
-import jwt
+from .extra import missing_extra
+
+try:
+    import jwt
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from .. import auth
 from ..models import ADDRESS_FIELDS

@@ -18,6 +18,7 @@ from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
 from ..routes import Route, RouteTable
 from ..validation import NAME_MAX_LENGTH
+from .bodies import MAX_BODY_BYTES
 from .faults import STATUS_CODES
 from .models import HMAC_WINDOW_SECONDS
 from .responses import Operation
@@ -31,6 +32,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     401: "The Hmac signature or bearer token was not accepted",
     403: "The credentials' roles or context do not allow this call",
     404: "No such tenant or key in the caller's account",
+    413: f"The request body is larger than {MAX_BODY_BYTES} bytes (refused before authentication)",
     429: "Rate limited; retry after `Retry-After` seconds",
     503: "Unavailable; retry after `Retry-After` seconds (nothing was done)",
     504: "Gateway timeout: the request may or may not have been carried out",
@@ -126,7 +128,7 @@ def schemas() -> dict[str, Any]:
 
 
 def _error_statuses(route: Route, op: Operation, params: list[str]) -> list[int]:
-    statuses = [401, 403, 429, 503]
+    statuses = [401, 403, 413, 429, 503]
     if params or op.request_schema:
         statuses.append(400)
     if params:

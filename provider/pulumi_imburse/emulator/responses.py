@@ -18,8 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from .extra import missing_extra
+
+try:
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from ..routes import RouteTable
 from .bodies import parse_json

@@ -1,7 +1,8 @@
-"""Run the emulator: bind, serve with uvicorn, write the credentials file once listening.
+"""Run the emulator: bind, serve with uvicorn, write the credentials file once listening, then say so.
 
 The socket is bound here (``--port 0`` picks a free port) and handed to uvicorn, so the real port is
-known before the credentials file is written. SIGTERM and SIGINT stop the server gracefully (exit 0).
+known before the credentials file is written; then one line on stderr names the URL (see
+:func:`startup_line`). SIGTERM and SIGINT stop the server gracefully (exit 0).
 Logging is quiet: warnings and errors only, no access log.
 """
 
@@ -10,23 +11,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import os
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable, Generator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import uvicorn
+from .extra import missing_extra
+
+try:
+    import uvicorn
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from ..routes import DEFAULT_ROUTES, RouteTable
 from .models import DEFAULT_TOKEN_TTL, Backend, KeyCredentials
 from .urls import create_app
-
-log = logging.getLogger("pulumi_imburse.emulator")
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -68,6 +72,11 @@ def write_credentials(path: str | Path, data: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def startup_line(url: str, db: str | Path, credentials_file: str | Path) -> str:
+    """The one line printed once listening: where it serves, its db and credentials file (never a secret)."""
+    return f"imburse-emulator: serving {url} (db {db}, credentials {credentials_file})"
 
 
 def credentials_document(url: str, creds: KeyCredentials) -> dict[str, str]:
@@ -121,7 +130,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 0, db: str | Path, credentials
 
         def on_listening() -> None:
             write_credentials(credentials_file, credentials_document(url, creds))
-            log.info("imburse-emulator listening on %s", url)
+            print(startup_line(url, db, credentials_file), file=sys.stderr, flush=True)
 
         # uvicorn's own loop choice ("auto": uvloop when installed), as Server.run would make it.
         get_factory = getattr(config, "get_loop_factory", None)

@@ -23,13 +23,18 @@ from __future__ import annotations
 
 from typing import Final
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Match
-from starlette.routing import Route as StarletteRoute
+from .extra import missing_extra
+
+try:
+    from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Match
+    from starlette.routing import Route as StarletteRoute
+except ModuleNotFoundError as e:  # the "emulator" extra is not installed
+    raise missing_extra(e) from None
 
 from .. import routes as r
 from ..routes import DEFAULT_ROUTES, RouteTable
