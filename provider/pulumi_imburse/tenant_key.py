@@ -4,14 +4,41 @@ Replacement (a new key, then the old one revoked) is forced by a change of ``ten
 ``keepers``, or by ``rotationDays`` running out (counted from the service's ``createdAt``).
 ``name`` and ``roles`` change in place. ``adoptPublicKey`` takes over an existing key at the first
 create instead of making one; changing or removing it later changes nothing.
+
+**How a key is created: a create only ever revokes a key that it made itself.** Key names are not unique in
+Imburse (a hand-made key, a sibling resource, another stack's key or the old key of a rotation may all share
+the declared name), and a create whose answer is lost (no answer, 502, 504, 500) may or may not have made a
+key, whose private key is then lost: it must be revoked, and only it. So a create
+
+1. makes the key under a *provisional* name no one else uses, ``pulumi-pending-<32 random hex digits>``
+   (:func:`pending_name`, one per create). After an unknown outcome it revokes every key of that exact name
+   (only this create's attempts carry it) and tries again (``RECONCILE_ATTEMPTS``, one time budget);
+2. gives the key it got, whose public and private key it now holds, the declared name with a ``PUT``
+   (idempotent, retried by the transport). If that fails it revokes that key (by its public key) and fails:
+   nothing is recorded, nothing is left behind;
+3. lists the tenant once more if an attempt was unknown (a late commit of an earlier attempt still carries the
+   provisional name) and, once per tenant per provider process, sweeps stale leftovers (below).
+
+State therefore only ever holds a key made by its own create, under its declared name, with its private key.
+
+**Leftovers.** If revoking fails too (the service failing for a whole time budget), the key it could not
+revoke carries its provisional name, which no state ever holds and whose private key nobody holds. The error
+says so. The first create of a ``TenantKey`` in that tenant at least ``PENDING_STALE_SECONDS`` (15 minutes,
+by the service's clock) after it was made revokes it, whichever stack runs it; the age keeps a provisional key
+that another create still holds (at most three operation budgets) from being touched. To clean up by hand, list
+the tenant's keys and revoke those named ``pulumi-pending-...``; names of that form are refused as ``name``.
+(A create suspended for longer than that, e.g. a laptop asleep mid-``up``, finds its key revoked and fails
+cleanly at step 2.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import secrets
-import time
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, overload
 
@@ -30,10 +57,23 @@ from ._base import (
     strip_provider,
     with_secret_outputs,
 )
-from .errors import NotFoundError, OutcomeUnknownError
+from .client import ImburseClient
+from .errors import ImburseAPIError, NotFoundError, OutcomeUnknownError, ServerError
 from .models import ApiKey
 from .roles import normalize_roles
-from .validation import Problem, check_guid, check_name, check_tenant_roles, check_unknown
+from .validation import (
+    NAME_MAX_LENGTH,
+    PENDING_NAME,
+    PENDING_NAME_PREFIX,
+    Problem,
+    check_guid,
+    check_keepers,
+    check_key_name,
+    check_rotation_days,
+    check_tenant_roles,
+    check_unknown,
+    normalize_guid,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +98,64 @@ _PY_NAMES: Final = {
 }
 
 AUTONAME_SUFFIX_BYTES: Final = 4
+"""Random bytes (hex digits / 2) at the end of a generated name: ``<resource name>-<8 hex digits>``."""
+AUTONAME_PREFIX_MAX: Final = NAME_MAX_LENGTH - 1 - 2 * AUTONAME_SUFFIX_BYTES
+"""Longest part of a resource name a generated name keeps (91): the whole name then fits the API's 100."""
 RECONCILE_ATTEMPTS: Final = 8
 """Creates tried when the outcome is unknown, each after revoking what the previous one may have made.
 At the 30% refused + 10% commit-then-504 rate CI sees, an attempt ends unknown ~21% of the time: 3
-attempts lost 1 key in 100 (a 64-key apply failed about half the time), 8 lose fewer than 1 in 250,000."""
-RECONCILE_WINDOW_SECONDS: Final = 600.0
-"""An explicitly named key created this recently by the service may be the outcome of our request."""
+attempts lost 1 key in 100 (a 64-key apply failed about half the time), 8 lose fewer than 1 in 250,000.
+All of them share one operation time budget (``ImburseClient.operation()``)."""
+PENDING_STALE_SECONDS: Final = 900
+"""A provisionally named key at least this old (by the service's clock) is a leftover of a failed create.
+A create holds its provisional key for at most three operation budgets (reconcile, rename, revoke: 3 x 60 s
+by default); 15 minutes leaves a wide margin."""
 
 _ADOPTIONS: Final = AdoptionLedger()
+
+
+class _TenantMemo:
+    """Tenants already swept for leftovers by this provider process (so a create lists a tenant once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: set[str] = set()
+
+    def claim(self, tenant_id: str) -> bool:
+        """Whether this caller is the first to claim ``tenant_id``."""
+        with self._lock:
+            if tenant_id in self._done:
+                return False
+            self._done.add(tenant_id)
+            return True
+
+    def release(self, tenant_id: str) -> None:
+        """Let a later caller claim ``tenant_id`` again (the sweep failed)."""
+        with self._lock:
+            self._done.discard(tenant_id)
+
+
+_SWEPT: Final = _TenantMemo()
+_STALE_HINT: Final = (f"The first TenantKey created in that tenant {PENDING_STALE_SECONDS // 60} or more minutes later "
+                      f"revokes any key named {PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
+
+
+def pending_name() -> str:
+    """A provisional key name no other create uses: ``pulumi-pending-<32 random hex digits>`` (47 characters)."""
+    return f"{PENDING_NAME_PREFIX}{secrets.token_hex(16)}"
+
+
+def generated_name(prefix: str) -> str:
+    """``<prefix>-<8 random hex digits>``; a prefix longer than ``AUTONAME_PREFIX_MAX`` is cut to fit 100."""
+    return f"{prefix[:AUTONAME_PREFIX_MAX]}-{secrets.token_hex(AUTONAME_SUFFIX_BYTES)}"
+
+
+def is_generated_name(name: str, prefix: str) -> bool:
+    """Whether ``name`` is one :func:`generated_name` makes from ``prefix``."""
+    head = prefix[:AUTONAME_PREFIX_MAX] + "-"
+    suffix = name[len(head):]
+    return (name.startswith(head) and len(suffix) == 2 * AUTONAME_SUFFIX_BYTES
+            and all(c in "0123456789abcdef" for c in suffix))
 
 
 class TenantKeyArgs:
@@ -191,14 +281,17 @@ class TenantKeyProvider(ImburseProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = declared_inputs(news, INPUTS, OUTPUTS)
         problems = check_unknown(inputs, INPUTS)
-        problems += _check_known("tenantId", inputs.get("tenantId"), check_guid)
+        problems += _check_known("tenantId", inputs.get("tenantId"), _check_tenant_id)
         problems += _check_known("roles", inputs.get("roles"), check_tenant_roles)
-        problems += _check_known("name", inputs.get("name"), check_name)
-        problems += _check_known("namePrefix", inputs.get("namePrefix"), check_name)
-        problems += _check_rotation_days(inputs.get("rotationDays"))
-        problems += _check_keepers(inputs.get("keepers"))
+        problems += _check_known("name", inputs.get("name"), check_key_name)
+        problems += _check_known("namePrefix", inputs.get("namePrefix"), _check_resource_name)
+        problems += _check_known("rotationDays", inputs.get("rotationDays"), check_rotation_days)
+        problems += _check_known("keepers", inputs.get("keepers"), check_keepers)
         problems += _check_known("adoptPublicKey", inputs.get("adoptPublicKey"), check_adopt_id)
         if not problems:
+            for k in ("tenantId", "adoptPublicKey"):  # the service's form: no replacement over letter case
+                if isinstance(inputs.get(k), str) and not is_unknown(inputs[k]):
+                    inputs[k] = normalize_guid(inputs[k])
             if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
                 inputs["roles"] = normalize_roles(inputs["roles"])
             for k in ("keepers", "rotationDays", "adoptPublicKey"):
@@ -217,7 +310,8 @@ class TenantKeyProvider(ImburseProvider):
         # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
         # adoptPublicKey (CREATE_ONLY) is never compared: it mattered at the first create only.
         _mark_existing(news)
-        replaces = [k for k in REPLACE_ON if _changed(olds.get(k), news.get(k))]
+        replaces = [k for k in REPLACE_ON if _changed(_id_key(olds.get(k)) if k == "tenantId" else olds.get(k),
+                                                      _id_key(news.get(k)) if k == "tenantId" else news.get(k))]
         if "rotationDays" not in replaces and _rotation_due(olds.get("createdAt"), news.get("rotationDays")):
             replaces.append("rotationDays")
         updates = [
@@ -239,7 +333,7 @@ class TenantKeyProvider(ImburseProvider):
             return self._adopt(tenant_id, str(adopt), props)
         # A name-less adopted declaration being replaced (a rotation) gets a generated name.
         name = str(props.get("name") or _autoname({}, props))
-        key = self._create_reconciled(tenant_id, roles, name, autonamed=_is_autoname({**props, "name": name}))
+        key = self._create_key(tenant_id, roles, name)
         return CreateResult(f"{tenant_id}/{key.public_key}", _outputs({**props, "name": name}, key,
                                                                        key.private_key or ""))
 
@@ -257,6 +351,9 @@ class TenantKeyProvider(ImburseProvider):
             diffs += differences([("name", key.name, props["name"])])
         if diffs:
             raise refuse(what, diffs, "Declare the key as it is (change it after adopting it), or adopt another.")
+        if PENDING_NAME.fullmatch(key.name):
+            raise AdoptionError(f"cannot adopt {what}: its name {key.name!r} marks a key left over by a create that "
+                                f"failed, whose private key nobody holds. {_STALE_HINT} Nothing was changed.")
         _ADOPTIONS.record_adopted((tenant_id.lower(), key.public_key.lower()))
         pulumi.log.warn(
             f"TenantKey {key.name!r} ({tenant_id}/{key.public_key}) adopted. Imburse never returns a private key "
@@ -265,29 +362,118 @@ class TenantKeyProvider(ImburseProvider):
         )
         return CreateResult(f"{tenant_id}/{key.public_key}", _outputs(props, key, ""))
 
-    def _create_reconciled(self, tenant_id: str, roles: list[str], name: str, *, autonamed: bool) -> ApiKey:
-        """Create a key; if the outcome is unknown, revoke whatever that attempt made and try again.
-
-        An auto-generated name is unique, so every key carrying it is ours. For an explicit name only
-        keys the service created within the last ``RECONCILE_WINDOW_SECONDS`` are taken as ours.
-        """
+    def _create_key(self, tenant_id: str, roles: list[str], name: str) -> ApiKey:
+        """Create a key named ``name`` that only this create can have made (see the module docs)."""
         client = self.client
-        last: OutcomeUnknownError | None = None
-        for _attempt in range(RECONCILE_ATTEMPTS):
-            started = time.time()
-            try:
-                return client.create_key(tenant_id, roles, name)
-            except OutcomeUnknownError as exc:
-                last = exc
-                log.info("create of key %r: outcome unknown (%s); reconciling", name, exc.status)
-            for orphan in client.list_keys(tenant_id):
-                if orphan.name == name and (autonamed or _created_since(orphan, started - RECONCILE_WINDOW_SECONDS)):
-                    try:
-                        client.delete_key(tenant_id, orphan.public_key)
-                    except NotFoundError:
-                        pass
+        pending = pending_name()
+        key, unknown = self._create_pending(client, tenant_id, roles, name, pending)
+        # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
+        try:
+            named = client.update_key(tenant_id, key.public_key, roles, name)
+        except ImburseAPIError as exc:
+            raise self._unnamed(client, tenant_id, key, pending, name, exc) from None
+        self._sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown)
+        return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+
+    def _create_pending(self, client: ImburseClient, tenant_id: str, roles: list[str], name: str,
+                        pending: str) -> tuple[ApiKey, bool]:
+        """Create the key under the provisional name ``pending``: ``(key, whether an attempt was unknown)``.
+
+        An attempt whose outcome is unknown (no answer, 502, 504, or 500: the service may have acted) is
+        reconciled by revoking every key named ``pending``: only this create's attempts carry that name. Then
+        the create is tried again, at most ``RECONCILE_ATTEMPTS`` times, all within one operation budget.
+        A reconciliation that fails (the list or the revoke) does not stop the next attempt: whatever it
+        left carries ``pending`` and is revoked after the create succeeds, or by a later create (``_sweep``).
+        """
+        unknown = False
+        left: ImburseAPIError | None = None
+        """Why a key an attempt may have made is still there (the last reconciliation failed), if it may be."""
+        last: ImburseAPIError | None = None
+        with client.operation():
+            for attempt in range(1, RECONCILE_ATTEMPTS + 1):
+                try:
+                    return client.create_key(tenant_id, roles, pending), unknown
+                except (OutcomeUnknownError, ServerError) as exc:
+                    last, unknown = exc, True
+                    log.info("create of key %r (attempt %d): outcome unknown (%s); revoking what it made",
+                             name, attempt, exc.status)
+                except ImburseAPIError as exc:
+                    # Not carried out (refused, not sent, token not obtained): nothing new to reconcile.
+                    raise _leftover_error(exc, tenant_id, name, pending, left) from None
+                try:
+                    self._revoke_named(client, tenant_id, pending)
+                    left = None
+                except ImburseAPIError as exc:
+                    left = exc
+                    log.info("create of key %r: could not reconcile (%s); trying again", name, exc)
         assert last is not None
-        raise last
+        raise _leftover_error(last, tenant_id, name, pending, left,
+                              tries=f"{RECONCILE_ATTEMPTS} attempts, each with an unknown outcome") from None
+
+    @staticmethod
+    def _revoke_named(client: ImburseClient, tenant_id: str, name: str, *, keep: str | None = None) -> int:
+        """Revoke every key of the tenant named ``name`` except ``keep``; how many were revoked."""
+        revoked = 0
+        for k in client.list_keys(tenant_id):
+            if k.name == name and k.public_key != keep:
+                with contextlib.suppress(NotFoundError):  # already revoked: the goal is met
+                    client.delete_key(tenant_id, k.public_key)
+                revoked += 1
+        return revoked
+
+    @staticmethod
+    def _unnamed(client: ImburseClient, tenant_id: str, key: ApiKey, pending: str, name: str,
+                 exc: ImburseAPIError) -> ImburseAPIError:
+        """The error of a create whose key could not be given its name: the key (ours) is revoked first."""
+        what = f"TenantKey {name!r}: the key {key.public_key} was created in tenant {tenant_id}"
+        try:
+            with contextlib.suppress(NotFoundError):
+                client.delete_key(tenant_id, key.public_key)
+        except ImburseAPIError as revoke:
+            return _with_message(exc, (
+                f"{what} but could not be given its name ({exc.message}) nor revoked ({revoke.message}). It is "
+                f"named {pending!r} (or {name!r}, if the rename was carried out unanswered) and nobody holds its "
+                f"private key. {_STALE_HINT} Or revoke key {key.public_key} yourself. Then run the update again."))
+        return _with_message(exc, f"{what} but could not be given its name ({exc.message}); it was revoked, so "
+                                  "nothing is left behind. Run the update again.")
+
+    @staticmethod
+    def _sweep(client: ImburseClient, tenant_id: str, pending: str, *, keep: str, now: str | None,
+               own_leftovers: bool) -> None:
+        """Revoke what failed creates left in the tenant: this create's other ``pending`` keys, and stale ones.
+
+        A provisional name is never in any state and its private key is held by no one once its create
+        ended, so a provisionally named key older than ``PENDING_STALE_SECONDS`` (by the service's clock: this
+        create's own ``createdAt`` is "now") is a leftover of a create that failed. The tenant is listed when
+        this create had an unknown outcome, and otherwise once per tenant per provider process. Best effort:
+        a failure is reported and leaves the leftovers to a later create.
+        """
+        first = _SWEPT.claim(tenant_id)
+        if not (first or own_leftovers):
+            return
+        created = _parse_time(now) if now else None
+        stale_before = created - dt.timedelta(seconds=PENDING_STALE_SECONDS) if created else None
+        stale = 0
+        try:
+            with client.operation():
+                for k in client.list_keys(tenant_id):
+                    if k.public_key == keep or not PENDING_NAME.fullmatch(k.name):
+                        continue
+                    made = _parse_time(k.created_at) if k.created_at else None
+                    old = stale_before is not None and made is not None and made <= stale_before
+                    if k.name == pending or old:
+                        with contextlib.suppress(NotFoundError):
+                            client.delete_key(tenant_id, k.public_key)
+                        stale += old
+        except ImburseAPIError as exc:
+            _SWEPT.release(tenant_id)
+            pulumi.log.warn(f"TenantKey: could not look for keys left over by failed creates in tenant {tenant_id} "
+                            f"({exc.message}). {_STALE_HINT}")
+            return
+        if stale:
+            pulumi.log.warn(f"TenantKey: revoked {stale} key(s) named {PENDING_NAME_PREFIX}... in tenant {tenant_id}: "
+                            "left over by creates that failed at least "
+                            f"{PENDING_STALE_SECONDS // 60} minutes ago; nobody held their private keys.")
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id, public_key = _parse_id(id_)
@@ -368,24 +554,17 @@ def _mark_existing(inputs: Mapping[str, Any]) -> None:
         _ADOPTIONS.mark_existing(_adoption(inputs))
 
 
-def _check_rotation_days(value: Any) -> list[Problem]:
-    if value is None or is_unknown(value):
-        return []
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value <= 0:
-        return [Problem("rotationDays", f"rotationDays must be a positive whole number of days, got {value!r}")]
+def _check_tenant_id(prop: str, value: Any) -> list[Problem]:
+    # Never echoed: a tenant id may come from a secret (the engine unwraps secrets before Check).
+    return check_guid(prop, value, show_value=False)
+
+
+def _check_resource_name(prop: str, value: Any) -> list[Problem]:
+    # namePrefix is the resource name, set by the constructor, never by the user: any length works (a
+    # generated name keeps its first AUTONAME_PREFIX_MAX characters).
+    if not isinstance(value, str) or not value:
+        return [Problem(prop, f"the resource name must be a non-empty string, got {type(value).__name__}")]
     return []
-
-
-def _check_keepers(value: Any) -> list[Problem]:
-    if value is None or is_unknown(value):
-        return []
-    if not isinstance(value, Mapping):
-        return [Problem("keepers", f"keepers must be a map of strings, got {type(value).__name__}")]
-    return [
-        Problem("keepers", f"keepers[{k!r}] must be a string, got {type(v).__name__}")
-        for k, v in value.items()
-        if not isinstance(v, str)
-    ]
 
 
 def _autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str:
@@ -395,25 +574,23 @@ def _autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str:
     """
     prefix = news.get("namePrefix")
     old_name = olds.get("name")
-    if isinstance(old_name, str) and isinstance(prefix, str) and _is_autoname({"name": old_name, "namePrefix": prefix}):
+    if isinstance(old_name, str) and isinstance(prefix, str) and is_generated_name(old_name, prefix):
         return old_name
     if is_unknown(prefix) or not isinstance(prefix, str):
         return UNKNOWN
-    return f"{prefix}-{secrets.token_hex(AUTONAME_SUFFIX_BYTES)}"
-
-
-def _is_autoname(props: Mapping[str, Any]) -> bool:
-    name, prefix = props.get("name"), props.get("namePrefix")
-    if not isinstance(name, str) or not isinstance(prefix, str) or not name.startswith(prefix + "-"):
-        return False
-    suffix = name[len(prefix) + 1:]
-    return len(suffix) == 2 * AUTONAME_SUFFIX_BYTES and all(c in "0123456789abcdef" for c in suffix)
+    return generated_name(prefix)
 
 
 def _changed(old: Any, new: Any) -> bool:
     if is_unknown(new):
         return True
     return (old or None) != (new or None)
+
+
+def _id_key(value: Any) -> Any:
+    """A GUID compared as the service does: without regard to letter case (states from before Check
+    normalised it may hold an upper-case tenantId)."""
+    return normalize_guid(value) if isinstance(value, str) and not is_unknown(value) else value
 
 
 def _roles_key(roles: Any) -> Any:
@@ -435,12 +612,34 @@ def _rotation_due(created_at: Any, rotation_days: Any) -> bool:
     if not created_at or rotation_days is None or is_unknown(rotation_days):
         return False
     created = _parse_time(created_at)
-    return created is not None and dt.datetime.now(dt.timezone.utc) >= created + dt.timedelta(days=float(rotation_days))
+    try:
+        due = created + dt.timedelta(days=float(rotation_days)) if created is not None else None
+    except OverflowError:  # past the year 9999 (a state from before Check bounded rotationDays): never due
+        return False
+    return due is not None and dt.datetime.now(dt.timezone.utc) >= due
 
 
-def _created_since(key: ApiKey, since: float) -> bool:
-    created = _parse_time(key.created_at) if key.created_at else None
-    return created is None or created.timestamp() >= since
+def _with_message(exc: ImburseAPIError, message: str) -> ImburseAPIError:
+    """``exc``'s class, status, request and extras (``retry_after``) with ``message``."""
+    new = type(exc)(message, status=exc.status, method=exc.method, path=exc.path)
+    for k, v in vars(exc).items():
+        if k not in ("status", "method", "path", "message"):
+            setattr(new, k, v)
+    return new
+
+
+def _leftover_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str, left: ImburseAPIError | None,
+                    *, tries: str = "") -> ImburseAPIError:
+    """The error of a create that got no key: says whether an attempt may have left one, and what becomes of it."""
+    if left is None and not tries:
+        return exc
+    what = f"creating TenantKey {name!r} in tenant {tenant_id} failed{f' after {tries}' if tries else ''}"
+    if left is None:
+        return _with_message(exc, f"{what} ({exc.message}). Every key an attempt made was revoked, so nothing is "
+                                  "left behind. Run the update again.")
+    return _with_message(exc, (
+        f"{what} ({exc.message}). An attempt may have made a key named {pending!r} that could not be revoked "
+        f"({left.message}); nobody holds its private key. {_STALE_HINT}"))
 
 
 def _now_iso() -> str:

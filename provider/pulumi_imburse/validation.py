@@ -6,6 +6,8 @@ Messages name the property and, where there is a closed set, the allowed values.
 
 from __future__ import annotations
 
+import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +18,17 @@ from .roles import ACCOUNT_ROLES, TENANT_ROLES
 
 NAME_MAX_LENGTH: Final = 100
 """Longest key or tenant name the API accepts (characters)."""
+
+ROTATION_DAYS_MAX: Final = 36_500
+"""Longest ``rotationDays`` accepted: 100 years. (Past about 2.9 million days a key's rotation date is beyond
+the year 9999, which no date type holds.)"""
+
+GUID_EXAMPLE: Final = "88fdb12a-14dc-419c-b74c-422e2c25cfe7"
+
+PENDING_NAME_PREFIX: Final = "pulumi-pending-"
+"""Start of the name a ``TenantKey`` carries while it is being created (see :mod:`pulumi_imburse.tenant_key`)."""
+PENDING_NAME: Final = re.compile(rf"{re.escape(PENDING_NAME_PREFIX)}[0-9a-f]{{32}}")
+"""The whole provisional name of a key being created: the prefix and 32 random hex digits."""
 
 
 @dataclass(frozen=True)
@@ -37,13 +50,31 @@ def is_guid(value: object) -> bool:
     return True
 
 
-def check_guid(prop: str, value: object) -> list[Problem]:
-    """``value`` must be a GUID string."""
+def normalize_guid(value: str) -> str:
+    """The service's form of a GUID: lower case (the service answers in lower case, and compares ids so)."""
+    return value.lower()
+
+
+def check_guid(prop: str, value: object, *, show_value: bool = True) -> list[Problem]:
+    """``value`` must be a GUID string.
+
+    With ``show_value=False`` the message never contains the value, only its type and length: a provider
+    cannot tell which inputs are secrets (the engine unwraps them before Check), so the value of an input
+    that may come from a secret (a tenant id from a secret config or a stack reference) is not echoed.
+    """
     if value is None or value == "":
-        return [Problem(prop, f"{prop} is required: a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7")]
+        return [Problem(prop, f"{prop} is required: a GUID such as {GUID_EXAMPLE}")]
     if not is_guid(value):
-        return [Problem(prop, f"{prop} must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got {value!r}")]
+        got = repr(value) if show_value else describe(value)
+        return [Problem(prop, f"{prop} must be a GUID such as {GUID_EXAMPLE}, got {got}")]
     return []
+
+
+def describe(value: object) -> str:
+    """What ``value`` is, without its content: ``a string of 4 characters (not shown)``, ``int``..."""
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters (not shown: inputs may be secrets)"
+    return f"a value of type {type(value).__name__} (not shown: inputs may be secrets)"
 
 
 def check_name(prop: str, value: object, *, required: bool = False) -> list[Problem]:
@@ -57,6 +88,47 @@ def check_name(prop: str, value: object, *, required: bool = False) -> list[Prob
     if len(value) > NAME_MAX_LENGTH:
         return [Problem(prop, f"{prop} must be at most {NAME_MAX_LENGTH} characters, got {len(value)}")]
     return []
+
+
+def check_key_name(prop: str, value: object) -> list[Problem]:
+    """An optional tenant key name: :func:`check_name`, and not a provisional name (:data:`PENDING_NAME`)."""
+    problems = check_name(prop, value)
+    if not problems and isinstance(value, str) and PENDING_NAME.fullmatch(value):
+        problems.append(Problem(prop, f"{prop}: names of the form {PENDING_NAME_PREFIX}<32 hex digits> are "
+                                      "reserved for keys being created; choose another name"))
+    return problems
+
+
+def check_rotation_days(prop: str, value: object) -> list[Problem]:
+    """An optional whole number of days from 1 to :data:`ROTATION_DAYS_MAX`."""
+    if value is None:
+        return []
+    allowed = f"a positive whole number of days, at most {ROTATION_DAYS_MAX} (100 years)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return [Problem(prop, f"{prop} must be {allowed}, got a value of type {type(value).__name__}")]
+    if not math.isfinite(value) or value != int(value) or not 1 <= value <= ROTATION_DAYS_MAX:
+        return [Problem(prop, f"{prop} must be {allowed}, got {value!r}")]
+    return []
+
+
+def check_keepers(prop: str, value: object) -> list[Problem]:
+    """An optional map of strings."""
+    if value is None:
+        return []
+    if not isinstance(value, Mapping):
+        return [Problem(prop, f"{prop} must be a map of strings, got {type(value).__name__}")]
+    return [
+        Problem(prop, f"{prop}[{k!r}] must be a string, got {type(v).__name__}")
+        for k, v in value.items()
+        if not isinstance(v, str)
+    ]
+
+
+def check_bool(prop: str, value: object) -> list[Problem]:
+    """An optional boolean (``true``/``false``; the string ``"false"`` is not one)."""
+    if value is None or isinstance(value, bool):
+        return []
+    return [Problem(prop, f"{prop} must be true or false, got {value!r} ({type(value).__name__})")]
 
 
 def check_tenant_roles(prop: str, value: object) -> list[Problem]:

@@ -1,0 +1,136 @@
+"""Keys that share an explicit name, created while writes are carried out and then answered 504.
+
+Names are not unique in Imburse: a hand-made key, a sibling resource of the same stack and another stack's
+key may all be called ``ci``. When a create's outcome is unknown, the provider may revoke only a key that
+this very create made, never one of those. These tests create many same-named keys through real provider
+hosts (the engine's 16 steps in flight) under the emulator's commit-then-504 fault and then check, through
+the emulator's API, that
+
+- no foreign or sibling key was revoked: the hand-made ``ci`` lives, and every key in state is live and
+  authenticates with the private key in state;
+- nothing is orphaned: the tenant holds exactly the keys in state plus the hand-made one;
+- every key carries its declared name.
+
+Each test has its own tenant (and its own seed), so they run alone and in any order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from pulumi_imburse.client import ImburseClient
+from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.errors import NotFoundError
+
+from ..provider.harness import urn
+from .support import CREATE_KEY_ROUTE, Engine, Key, account_client, key_props, pmap
+
+ROLES = ["tenant-app-read"]
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[EmulatorProcess]:
+    with EmulatorProcess() as e:
+        yield e
+
+
+@pytest.fixture
+def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
+    emu.clear_faults()
+    with account_client(emu) as client:
+        yield client
+    emu.clear_faults()
+
+
+@pytest.fixture
+def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    tenant_id = api.create_tenant(f"names {request.node.name}"[:100]).tenant_id
+    yield tenant_id
+    api.delete_tenant(tenant_id)
+
+
+def same_named(tenant_id: str, count: int, stack: str, name: str = "ci") -> list[Key]:
+    """``count`` TenantKey resources of one stack, all declared with ``name=name``."""
+    keys = []
+    for i in range(count):
+        resource = f"{stack}-{i}"
+        keys.append(Key(urn("TenantKey", resource), key_props(tenant_id, resource, ROLES, name=name), {}))
+    return keys
+
+
+def revoked(api: ImburseClient, tenant_id: str, keys: Sequence[Key]) -> list[Key]:
+    """The keys in state that the service no longer has."""
+    gone = []
+    for k in keys:
+        try:
+            api.get_key(tenant_id, k.out["publicKey"])
+        except NotFoundError:
+            gone.append(k)
+    return gone
+
+
+def authenticates(emu: EmulatorProcess, k: Key) -> bool:
+    with ImburseClient(emu.base_url, k.out["publicKey"], k.out["privateKey"]) as as_key:
+        return bool(as_key.access_token().token)
+
+
+def outcome(emu: EmulatorProcess, api: ImburseClient, tenant_id: str, keys: Sequence[Key], foreign: str,
+            name: str = "ci") -> dict[str, int]:
+    """What a user would notice, counted: each figure is 0 when the stack settled as it should."""
+    live = {k.public_key: k for k in api.list_keys(tenant_id)}
+    in_state = {k.out["publicKey"] for k in keys}
+    return {
+        "foreign keys revoked": int(foreign not in live),
+        "keys in state revoked": len(revoked(api, tenant_id, keys)),
+        "orphans": len(set(live) - in_state - {foreign}),
+        "keys not named as declared": sum(1 for k in keys if k.out["name"] != name
+                                          or (k.out["publicKey"] in live and live[k.out["publicKey"]].name != name)),
+        "keys in state that do not authenticate": sum(1 for k in keys if k.out["publicKey"] in live
+                                                      and not authenticates(emu, k)),
+    }
+
+
+SETTLED = {"foreign keys revoked": 0, "keys in state revoked": 0, "orphans": 0, "keys not named as declared": 0,
+           "keys in state that do not authenticate": 0}
+
+
+def test_same_named_keys_of_one_stack_under_commit_then_504(emu: EmulatorProcess, api: ImburseClient,
+                                                            tenant: str, tmp_path: Path) -> None:
+    foreign = api.create_key(tenant, ROLES, "ci").public_key  # made by hand, not by this stack
+    keys = same_named(tenant, 20, "one")
+    with Engine(emu, tmp_path) as engine:
+        engine.warm_up(keys[0])
+        emu.reset_stats()
+        emu.set_faults(ambiguousRate=0.15, seed=1001)
+        try:
+            engine.create_all(keys)
+        finally:
+            emu.clear_faults()
+    assert emu.stats()["requests"][CREATE_KEY_ROUTE] > len(keys)  # some creates had an unknown outcome
+    assert outcome(emu, api, tenant, keys, foreign) == SETTLED
+
+
+def test_same_named_keys_of_two_stacks_created_at_once_under_commit_then_504(
+        emu: EmulatorProcess, api: ImburseClient, tenant: str, tmp_path: Path) -> None:
+    foreign = api.create_key(tenant, ROLES, "ci").public_key
+    first, second = same_named(tenant, 10, "first"), same_named(tenant, 10, "second")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with Engine(emu, tmp_path / "a") as a, Engine(emu, tmp_path / "b") as b:
+        a.warm_up(first[0])
+        b.warm_up(second[0])
+        emu.reset_stats()
+        emu.set_faults(ambiguousRate=0.2, seed=1002)
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                runs = [pool.submit(a.create_all, first), pool.submit(b.create_all, second)]
+                for run in runs:
+                    run.result()
+        finally:
+            emu.clear_faults()
+    assert emu.stats()["requests"][CREATE_KEY_ROUTE] > len(first) + len(second)
+    assert outcome(emu, api, tenant, first + second, foreign) == SETTLED
