@@ -381,13 +381,12 @@ class TenantKeyProvider(ImburseProvider):
 
         An attempt whose outcome is unknown (no answer, 502, 504, or 500: the service may have acted) is
         reconciled by revoking every key named ``pending``: only this create's attempts carry that name. Then
-        the create is tried again, at most ``RECONCILE_ATTEMPTS`` times, all within one operation budget.
-        A reconciliation that fails (the list or the revoke) does not stop the next attempt: whatever it
-        left carries ``pending`` and is revoked after the create succeeds, or by a later create (``_sweep``).
+        the create is tried again, at most ``RECONCILE_ATTEMPTS`` times, all within one operation budget. If
+        the reconciliation fails (its list or revoke, each already retried by the transport within the
+        budget), the create stops rather than make more keys it cannot account for, and its error names what
+        may be left and what becomes of it.
         """
         unknown = False
-        left: ImburseAPIError | None = None
-        """Why a key an attempt may have made is still there (the last reconciliation failed), if it may be."""
         last: ImburseAPIError | None = None
         with client.operation():
             for attempt in range(1, RECONCILE_ATTEMPTS + 1):
@@ -398,17 +397,14 @@ class TenantKeyProvider(ImburseProvider):
                     log.info("create of key %r (attempt %d): outcome unknown (%s); revoking what it made",
                              name, attempt, exc.status)
                 except ImburseAPIError as exc:
-                    # Not carried out (refused, not sent, token not obtained): nothing new to reconcile.
-                    raise _leftover_error(exc, tenant_id, name, pending, left) from None
+                    # Not carried out (refused, not sent, no token): and whatever an earlier attempt made was revoked.
+                    raise _create_error(exc, tenant_id, name, pending, tries=attempt) from None
                 try:
                     self._revoke_named(client, tenant_id, pending)
-                    left = None
                 except ImburseAPIError as exc:
-                    left = exc
-                    log.info("create of key %r: could not reconcile (%s); trying again", name, exc)
+                    raise _create_error(last, tenant_id, name, pending, tries=attempt, left=exc) from None
         assert last is not None
-        raise _leftover_error(last, tenant_id, name, pending, left,
-                              tries=f"{RECONCILE_ATTEMPTS} attempts, each with an unknown outcome") from None
+        raise _create_error(last, tenant_id, name, pending, tries=RECONCILE_ATTEMPTS) from None
 
     @staticmethod
     def _revoke_named(client: ImburseClient, tenant_id: str, name: str, *, keep: str | None = None) -> int:
@@ -628,17 +624,21 @@ def _with_message(exc: ImburseAPIError, message: str) -> ImburseAPIError:
     return new
 
 
-def _leftover_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str, left: ImburseAPIError | None,
-                    *, tries: str = "") -> ImburseAPIError:
-    """The error of a create that got no key: says whether an attempt may have left one, and what becomes of it."""
-    if left is None and not tries:
+def _create_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str, *, tries: int,
+                  left: ImburseAPIError | None = None) -> ImburseAPIError:
+    """The error of a create that got no key, saying whether an attempt may have left one and what becomes of it.
+
+    ``exc`` as it is for a first attempt that was simply refused; ``left`` is why a key an attempt may have
+    made could not be revoked.
+    """
+    if tries == 1 and left is None:
         return exc
-    what = f"creating TenantKey {name!r} in tenant {tenant_id} failed{f' after {tries}' if tries else ''}"
+    what = f"creating TenantKey {name!r} in tenant {tenant_id} failed after {tries} attempts ({exc.message})."
     if left is None:
-        return _with_message(exc, f"{what} ({exc.message}). Every key an attempt made was revoked, so nothing is "
-                                  "left behind. Run the update again.")
+        return _with_message(exc, f"{what} Every key an earlier attempt may have made was revoked: nothing is left "
+                                  "behind. Run the update again.")
     return _with_message(exc, (
-        f"{what} ({exc.message}). An attempt may have made a key named {pending!r} that could not be revoked "
+        f"{what} The last attempt may have made a key, named {pending!r}, that could not be revoked "
         f"({left.message}); nobody holds its private key. {_STALE_HINT}"))
 
 

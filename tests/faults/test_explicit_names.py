@@ -30,6 +30,8 @@ from ..provider.harness import urn
 from .support import CREATE_KEY_ROUTE, Engine, Key, account_client, key_props, pmap
 
 ROLES = ["tenant-app-read"]
+STALE_DAYS = 15 / (24 * 60)
+"""The documented age (15 minutes) from which a provisionally named key is a failed create's leftover."""
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +64,14 @@ def same_named(tenant_id: str, count: int, stack: str, name: str = "ci") -> list
     return keys
 
 
-def revoked(api: ImburseClient, tenant_id: str, keys: Sequence[Key]) -> list[Key]:
-    """The keys in state that the service no longer has."""
+def revoked(api: ImburseClient, tenant_id: str, keys: Sequence[Key]) -> list[str]:
+    """The public keys of the keys in state that the service no longer has."""
     gone = []
     for k in keys:
         try:
             api.get_key(tenant_id, k.out["publicKey"])
         except NotFoundError:
-            gone.append(k)
+            gone.append(k.out["publicKey"])
     return gone
 
 
@@ -134,3 +136,56 @@ def test_same_named_keys_of_two_stacks_created_at_once_under_commit_then_504(
             emu.clear_faults()
     assert emu.stats()["requests"][CREATE_KEY_ROUTE] > len(first) + len(second)
     assert outcome(emu, api, tenant, first + second, foreign) == SETTLED
+
+
+def test_a_rotation_under_commit_then_504_never_revokes_the_keys_it_replaces(
+        emu: EmulatorProcess, api: ImburseClient, tenant: str, tmp_path: Path) -> None:
+    """Create-before-delete: the new ``ci`` keys are made while the old ``ci`` keys still exist."""
+    old = same_named(tenant, 12, "rot")
+    with Engine(emu, tmp_path) as engine:
+        engine.create_all(old)
+        new = [Key(k.urn, k.props, {}) for k in old]  # the engine's replacement: Check without olds, Create
+        emu.reset_stats()
+        emu.set_faults(ambiguousRate=0.2, seed=1003)
+        try:
+            engine.create_all(new)
+        finally:
+            emu.clear_faults()
+        assert emu.stats()["requests"][CREATE_KEY_ROUTE] > len(new)
+        assert revoked(api, tenant, old) == []  # until the engine deletes them, the old keys work
+        assert outcome(emu, api, tenant, new, foreign=old[0].out["publicKey"]) == {
+            **SETTLED, "orphans": len(old) - 1}  # the other old keys, still there
+        pmap(engine.delete, old)
+    assert {k.public_key for k in api.list_keys(tenant)} == {k.out["publicKey"] for k in new}
+
+
+def test_500s_in_the_fault_mix_converge(emu: EmulatorProcess, api: ImburseClient, tenant: str,
+                                        tmp_path: Path) -> None:
+    """A POST answered 500 may have been carried out: it is reconciled like a 504, by its provisional name."""
+    foreign = api.create_key(tenant, ROLES, "ci").public_key
+    keys = same_named(tenant, 16, "mix")
+    with Engine(emu, tmp_path) as engine:
+        engine.warm_up(keys[0])
+        emu.set_faults(errorRate=0.3, errorStatuses=[500, 502, 503, 504, 429], retryAfterSeconds=0,
+                       ambiguousRate=0.1, seed=1004)
+        try:
+            engine.create_all(keys)
+        finally:
+            emu.clear_faults()
+    assert outcome(emu, api, tenant, keys, foreign) == SETTLED
+
+
+def test_leftovers_of_failed_creates_are_revoked_by_a_later_create_once_stale(
+        emu: EmulatorProcess, api: ImburseClient, tenant: str, tmp_path: Path) -> None:
+    """A provisionally named key 15+ minutes old is a failed create's leftover; a younger one may be in use."""
+    stale = api.create_key(tenant, ROLES, "pulumi-pending-" + "a" * 32).public_key
+    emu.age_key(tenant, stale, days=STALE_DAYS)
+    in_flight = api.create_key(tenant, ROLES, "pulumi-pending-" + "b" * 32).public_key  # another create's
+    emu.age_key(tenant, in_flight, days=STALE_DAYS * 14 / 15)
+    old_by_hand = api.create_key(tenant, ROLES, "pulumi-pending-old").public_key  # not a provisional name
+    emu.age_key(tenant, old_by_hand, days=30)
+    (key,) = same_named(tenant, 1, "sweep")
+    with Engine(emu, tmp_path) as engine:
+        engine.create(key)
+    live = {k.public_key for k in api.list_keys(tenant)}
+    assert live == {in_flight, old_by_hand, key.out["publicKey"]}
