@@ -44,11 +44,13 @@ def configure_from_stack(config: Mapping[str, Any]) -> None:
 def shared_client() -> ImburseClient:
     """The host's client for the configured credentials, built on first use.
 
-    Stack config wins, then ``IMBURSE_*`` environment variables. A missing credential raises
+    Stack config wins, then ``IMBURSE_*`` environment variables. A missing credential, a base URL that is
+    not an http(s) URL or a private key that is not base64 raises
     :class:`~pulumi_imburse.errors.ConfigurationError` naming the config key and the variable.
     """
     creds = settings.resolve(_config or {})
     public_key, private_key = creds.require()
+    creds.check()
     digest = hashlib.sha256(private_key.encode()).hexdigest()
     key = (creds.base_url, public_key, digest, creds.account_id)
     with _lock:

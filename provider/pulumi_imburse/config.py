@@ -2,12 +2,17 @@
 
 Credentials are resolved at run time, in this order: stack config ``imburse:<key>`` (as the engine
 passes it to the provider's ``configure()``), then the ``IMBURSE_*`` environment variable, then the
-default. They are never stored in a pickled object.
+default, without surrounding whitespace. They are never stored in a pickled object.
+:meth:`Credentials.require` and :meth:`Credentials.check` fail with a
+:class:`~pulumi_imburse.errors.ConfigurationError` naming the config key and the variable.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -67,11 +72,42 @@ class Credentials:
         assert self.public_key is not None and self.private_key is not None
         return self.public_key, self.private_key
 
+    def check(self) -> None:
+        """Raise :class:`ConfigurationError` naming the config key and the variable of a malformed setting:
+        a base URL that is not an ``http(s)://host`` URL, a private key that is not base64. Values are never
+        shown, except a base URL without any ``user:password@`` part."""
+        problems = []
+        url = urllib.parse.urlsplit(self.base_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            shown = _without_userinfo(self.base_url)
+            problems.append(f"{_where(BASE_URL)} must be an http:// or https:// URL such as {SANDBOX_URL}, "
+                            f"got {shown!r}")
+        if self.private_key is not None:
+            try:
+                base64.b64decode(self.private_key, validate=True)
+            except (binascii.Error, ValueError):
+                problems.append(f"{_where(PRIVATE_KEY)} is not valid base64 (its value is not shown): set the "
+                                "account API key's private key exactly as Imburse gave it")
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+
+
+def _where(setting: Setting) -> str:
+    return f"stack config {setting.config_key} (or environment variable {setting.env})"
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+
 
 def _value(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    # Surrounding whitespace is never part of a value: a key pasted with its line end, `$(cat key.txt)`.
     for raw in (config.get(setting.config_key), environ.get(setting.env)):
-        if raw is not None and str(raw) != "":
-            return str(raw)
+        if raw is not None and str(raw).strip() != "":
+            return str(raw).strip()
     return setting.default
 
 

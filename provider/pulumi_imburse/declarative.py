@@ -26,7 +26,11 @@ becomes one :class:`~pulumi_imburse.Tenant` per entry with a ``name`` and one
 ``adoptTenantId`` (on a tenant entry with ``name``) and ``adoptPublicKey`` (on a key) take over an
 existing tenant or key at the first create instead of creating one; the declaration must match it
 (see :class:`~pulumi_imburse.Tenant` and :class:`~pulumi_imburse.TenantKey`).
-Config mistakes fail before any resource is registered, with the config path and allowed fields.
+Config mistakes fail before any resource is registered, each named by its config path: the shape (unknown
+fields, slugs), the values (checked by the same rules as the resources' Check: roles, GUIDs, names,
+``rotationDays``, ``keepers``, ``protect`` must be ``true``/``false``), and two entries that would make the same
+``TenantKey`` resource name (tenant ``a`` key ``b-c`` and tenant ``a-b`` key ``c`` both make ``a-b-c``).
+A ``tenantId`` value is never shown in a message (it may come from a secret).
 """
 
 from __future__ import annotations
@@ -38,9 +42,21 @@ from typing import Any, Final
 
 import pulumi
 
+from ._adopt import check_adopt_id
 from .tenant import Tenant
 from .tenant_key import TenantKey
-from .validation import is_guid
+from .validation import (
+    Problem,
+    check_address,
+    check_bool,
+    check_guid,
+    check_keepers,
+    check_key_name,
+    check_name,
+    check_rotation_days,
+    check_tenant_roles,
+    normalize_guid,
+)
 
 TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys", "adoptTenantId")
 KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey")
@@ -77,7 +93,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
     declared: dict[str, DeclaredTenant] = {}
     for slug, entry in tenants.items():
         if "tenantId" in entry:
-            result = DeclaredTenant(tenant_id=str(entry["tenantId"]))
+            result = DeclaredTenant(tenant_id=normalize_guid(str(entry["tenantId"])))
             parent_opts: dict[str, Any] = {}
         else:
             tenant = Tenant(
@@ -85,7 +101,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
                 name=entry["name"],
                 address=entry.get("address"),
                 adopt_tenant_id=entry.get("adoptTenantId"),
-                opts=pulumi.ResourceOptions(protect=bool(entry.get("protect", False))),
+                opts=pulumi.ResourceOptions(protect=entry.get("protect") is True),
             )
             result = DeclaredTenant(tenant_id=tenant.tenant_id, tenant=tenant)
             parent_opts = {"parent": tenant}
@@ -98,7 +114,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
                 keepers=key_spec.get("keepers"),
                 rotation_days=key_spec.get("rotationDays"),
                 adopt_public_key=key_spec.get("adoptPublicKey"),
-                opts=pulumi.ResourceOptions(protect=bool(key_spec.get("protect", False)), **parent_opts),
+                opts=pulumi.ResourceOptions(protect=key_spec.get("protect") is True, **parent_opts),
             )
         declared[slug] = result
     return declared
@@ -134,6 +150,10 @@ def _entry(slug: Any, spec: Any, where: str, what: str, allowed: tuple[str, ...]
 
 
 def _validate(tenants: Mapping[str, Any], path: str) -> None:
+    """Raise :class:`StackConfigError` for the first shape mistake, or for every value mistake at once."""
+    problems: list[Problem] = []
+    resources: dict[str, str] = {}
+    """TenantKey resource name -> the config path of the key that makes it."""
     for slug, entry in tenants.items():
         where = f"{path}.{slug}"
         entry = _entry(slug, entry, where, "tenant slugs", TENANT_FIELDS)
@@ -143,16 +163,37 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
         if "tenantId" in entry and ("address" in entry or "protect" in entry or "adoptTenantId" in entry):
             raise StackConfigError(f"{where}: address, protect and adoptTenantId apply to tenants this stack "
                                    "manages (with name); tenantId names a tenant it does not manage")
-        _check_guid(entry, "adoptTenantId", where)
+        if "tenantId" in entry:
+            problems += check_guid(f"{where}.tenantId", entry["tenantId"], show_value=False)
+        else:
+            problems += check_name(f"{where}.name", entry["name"], required=True)
+            problems += check_address(f"{where}.address", _wire_address(entry.get("address")))
+            problems += check_bool(f"{where}.protect", entry.get("protect"))
+            problems += check_adopt_id(f"{where}.adoptTenantId", entry.get("adoptTenantId"))
         for key_name, key_spec in _mapping(entry.get("keys") or {}, f"{where}.keys").items():
             kwhere = f"{where}.keys.{key_name}"
             key_spec = _entry(key_name, key_spec, kwhere, "key names", KEY_FIELDS)
             if "roles" not in key_spec:
                 raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
-            _check_guid(key_spec, "adoptPublicKey", kwhere)
+            problems += check_tenant_roles(f"{kwhere}.roles", key_spec["roles"])
+            problems += check_key_name(f"{kwhere}.name", key_spec.get("name"))
+            problems += check_keepers(f"{kwhere}.keepers", key_spec.get("keepers"))
+            problems += check_rotation_days(f"{kwhere}.rotationDays", key_spec.get("rotationDays"))
+            problems += check_bool(f"{kwhere}.protect", key_spec.get("protect"))
+            problems += check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey"))
+            resource = f"{slug}-{key_name}"
+            if resource in resources:
+                problems.append(Problem(kwhere, (
+                    f"{resources[resource]} and {kwhere} would both be the TenantKey resource {resource!r} (a key's "
+                    "resource name is '<tenant>-<key>'); rename one of them")))
+            resources.setdefault(resource, kwhere)
+    if problems:
+        raise StackConfigError("\n".join(p.reason for p in problems))
 
 
-def _check_guid(entry: Mapping[str, Any], field_name: str, where: str) -> None:
-    if field_name in entry and not is_guid(entry[field_name]):
-        raise StackConfigError(f"{where}.{field_name} must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, "
-                               f"got {entry[field_name]!r}")
+def _wire_address(address: Any) -> Any:
+    """A config address with snake_case keys (``post_code``) in the API's camelCase, as ``Tenant`` takes both."""
+    if not isinstance(address, Mapping):
+        return address
+    wire = {py: w for w, py in Tenant._py_names.items()}
+    return {wire.get(k, k): v for k, v in address.items()}

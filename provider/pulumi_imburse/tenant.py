@@ -19,7 +19,7 @@ from ._base import ImburseProvider, WireNames, declared_inputs, failures, is_unk
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
-from .validation import check_address, check_name, check_unknown
+from .validation import check_address, check_name, check_unknown, normalize_guid
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
 
@@ -165,6 +165,8 @@ class TenantProvider(ImburseProvider):
                 inputs["address"] = _full_address(inputs.get("address"))
         if not is_unknown(inputs.get("adoptTenantId")):
             problems += check_adopt_id("adoptTenantId", inputs.get("adoptTenantId"))
+            if not problems and isinstance(inputs.get("adoptTenantId"), str):
+                inputs["adoptTenantId"] = normalize_guid(inputs["adoptTenantId"])  # the service's form
         if inputs.get("adoptTenantId") is None:
             inputs.pop("adoptTenantId", None)
         return CheckResult(inputs, failures(problems))

@@ -105,7 +105,7 @@ def check_rotation_days(prop: str, value: object) -> list[Problem]:
         return []
     allowed = f"a positive whole number of days, at most {ROTATION_DAYS_MAX} (100 years)"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [Problem(prop, f"{prop} must be {allowed}, got a value of type {type(value).__name__}")]
+        return [Problem(prop, f"{prop} must be {allowed}, got {value!r} ({type(value).__name__})")]
     if not math.isfinite(value) or value != int(value) or not 1 <= value <= ROTATION_DAYS_MAX:
         return [Problem(prop, f"{prop} must be {allowed}, got {value!r}")]
     return []

@@ -1,4 +1,7 @@
-"""Structured stack config mistakes fail before anything is registered, naming the path and the fix."""
+"""Structured stack config mistakes fail before anything is registered, naming the path and the fix.
+
+Values are checked by the same rules as the resources' Check (pulumi_imburse.validation): one rule, two callers.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import pytest
 
 from pulumi_imburse.declarative import StackConfigError, declare
+from pulumi_imburse.roles import TENANT_ROLES
 
 GUID = "88fdb12a-14dc-419c-b74c-422e2c25cfe7"
 
@@ -36,6 +40,34 @@ CASES: list[tuple[Any, str]] = [
      "tenants.acme.keys.ci.adoptPublicKey must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got 42"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "adoptPublicKey": f"{GUID}/x"}}}},
      "tenants.acme.keys.ci.adoptPublicKey must be a GUID"),
+    # Values (issue 10 item 9): each named by its config path.
+    ({"acme": {"name": "A", "protect": "false"}}, "tenants.acme.protect must be true or false, got 'false' (str)"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "protect": "no"}}}},
+     "tenants.acme.keys.ci.protect must be true or false, got 'no'"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-reed"]}}}},
+     "tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role; allowed: tenant-admin"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["account-admin"]}}}},
+     "tenants.acme.keys.ci.roles[0] 'account-admin' is an account role"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": []}}}},
+     "tenants.acme.keys.ci.roles must be a non-empty list of tenant roles"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "rotationDays": "90"}}}},
+     "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500 (100 years), "
+     "got '90' (str)"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "rotationDays": 3_000_000}}}},
+     "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "keepers": {"epoch": 2}}}}},
+     "tenants.acme.keys.ci.keepers['epoch'] must be a string, got int"),
+    ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "name": "k" * 101}}}},
+     "tenants.acme.keys.ci.name must be at most 100 characters, got 101"),
+    ({"acme": {"name": "", "keys": {}}}, "tenants.acme.name must not be empty"),
+    ({"acme": {"name": "A", "address": {"zip": "LS1"}}}, "tenants.acme.address.zip is not an address field"),
+    ({"acme": {"name": "A", "address": {"post_code": 1}}}, "tenants.acme.address.postCode must be a string"),
+    ({"legacy": {"tenantId": "acme-prod", "keys": {}}},
+     "tenants.legacy.tenantId must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got a string of 9 "
+     "characters"),
+    ({"a": {"name": "A", "keys": {"b-c": {"roles": ["tenant-app-read"]}}},
+      "a-b": {"tenantId": GUID, "keys": {"c": {"roles": ["tenant-app-read"]}}}},
+     "tenants.a.keys.b-c and tenants.a-b.keys.c would both be the TenantKey resource 'a-b-c'"),
 ]
 
 
@@ -44,3 +76,22 @@ def test_config_mistakes_name_the_path_and_the_allowed_fields(spec: Any, message
     with pytest.raises(StackConfigError) as err:
         declare(spec)
     assert message in str(err.value)
+
+
+def test_every_value_mistake_is_reported_at_once() -> None:
+    spec = {"acme": {"name": "A", "protect": "false",
+                     "keys": {"ci": {"roles": ["tenant-app-reed"], "rotationDays": "90"}}}}
+    with pytest.raises(StackConfigError) as err:
+        declare(spec)
+    assert str(err.value).splitlines() == [
+        "tenants.acme.protect must be true or false, got 'false' (str)",
+        f"tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role; allowed: {', '.join(TENANT_ROLES)}",
+        "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500 (100 years), "
+        "got '90' (str)",
+    ]
+
+
+def test_a_tenant_id_in_config_is_never_shown() -> None:
+    with pytest.raises(StackConfigError) as err:
+        declare({"legacy": {"tenantId": "prod-tenant-from-a-secret", "keys": {}}})
+    assert "prod-tenant" not in str(err.value)

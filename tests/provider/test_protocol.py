@@ -19,7 +19,7 @@ from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 
 from ..support.host import ProviderError, ProviderHost
-from .harness import api_requests, clean_env, sdk_inputs, start_host, urn
+from .harness import api_requests, clean_env, sdk_inputs, stack_config, start_host, urn
 
 KEY_URN = urn("TenantKey", "ci")
 TENANT_URN = urn("Tenant", "acme")
@@ -79,6 +79,9 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
     ("negative rotationDays", {"rotation_days": -5}, "rotationDays", "positive"),
     ("fractional rotationDays", {"rotation_days": 1.5}, "rotationDays", "whole number"),
     ("boolean rotationDays", {"rotation_days": True}, "rotationDays", "positive"),
+    ("rotationDays past the year 9999", {"rotation_days": 3_000_000}, "rotationDays", "at most 36500 (100 years)"),
+    ("rotationDays of 100 years and a day", {"rotation_days": 36_501}, "rotationDays", "at most 36500"),
+    ("provisional name", {"name": "pulumi-pending-" + "0" * 32}, "name", "reserved for keys being created"),
     ("keeper not a string", {"keepers": {"epoch": 3}}, "keepers", "keepers['epoch'] must be a string"),
     # Set on the wire: the SDK itself refuses to resolve a list where the class annotates a map.
     ("keepers not a map", {"wire:keepers": ["a"]}, "keepers", "map of strings"),
@@ -105,6 +108,16 @@ def test_check_rejects_unknown_properties(host: ProviderHost) -> None:
     _, failures = host.check(KEY_URN, {}, inputs)
     assert [p for p, _ in failures] == ["role"]
     assert "allowed: adoptPublicKey, keepers, name, namePrefix, roles, rotationDays, tenantId" in failures[0][1]
+
+
+def test_a_secret_tenant_id_is_not_shown_in_the_check_failure(host: ProviderHost) -> None:
+    # The engine unwraps secrets before Check (the host does not accept secrets), so Check cannot tell.
+    inputs = sdk_inputs(lambda: TenantKey("ci", tenant_id=pulumi.Output.secret("acme-prod-tenant-7f3a"),
+                                          roles=["tenant-app-read"]))
+    _, failures = host.check(KEY_URN, {}, inputs)
+    (prop, reason), = failures
+    assert prop == "tenantId" and "must be a GUID" in reason and "21 characters" in reason
+    assert "acme-prod" not in reason and "7f3a" not in reason
 
 
 def test_preview_with_unknown_tenant_id_and_no_credentials(tmp_path: Path) -> None:
@@ -155,6 +168,28 @@ def test_diff_decides_update_replace_or_nothing(host: ProviderHost, tenant_id: s
     assert diff(rotation_days=365) == ("some", [])
     assert diff(keepers={"epoch": "2"}) == ("some", ["keepers"])
     assert diff(tenant_id="7d0c6b7e-1111-4000-8000-000000000000") == ("some", ["tenantId"])
+
+
+def test_an_upper_case_tenant_id_plans_nothing_on_the_next_up(host: ProviderHost, api: ImburseClient,
+                                                              tenant_id: str) -> None:
+    id_, checked, outs = create_key(host, tenant_id.upper(), name="ci")
+    assert checked["tenantId"] == outs["tenantId"] == tenant_id and id_.startswith(tenant_id)
+    news, failures = host.check(KEY_URN, checked, key_inputs(tenant_id.upper(), name="ci"))
+    assert failures == []
+    d = host.diff(KEY_URN, id_, outs, news, checked, [])
+    assert (d.changes, d.replaces) == ("none", [])
+
+
+@pytest.mark.parametrize("length", [92, 100, 101, 300])
+def test_a_long_resource_name_gets_a_generated_name_that_fits(host: ProviderHost, api: ImburseClient,
+                                                             tenant_id: str, length: int) -> None:
+    resource = "k" * length
+    inputs = sdk_inputs(lambda: TenantKey(resource, tenant_id=tenant_id, roles=["tenant-app-read"]))
+    checked, failures = host.check(urn("TenantKey", resource), {}, inputs)
+    assert failures == []
+    _, outs = host.create(urn("TenantKey", resource), checked)
+    assert outs["name"].startswith("k" * 91 if length > 91 else resource) and len(outs["name"]) <= 100
+    assert [k.name for k in api.list_keys(tenant_id)] == [outs["name"]]
 
 
 def test_rotation_is_planned_once_the_key_is_older_than_rotation_days(host: ProviderHost, tenant_id: str) -> None:
@@ -257,6 +292,41 @@ def test_credentials_fall_back_to_environment_variables(emulator: EmulatorProces
     finally:
         host.close()
     assert [k.public_key for k in api.list_keys(tenant_id)] == [outs["publicKey"]]
+
+
+def test_a_private_key_with_a_trailing_newline_works(emulator: EmulatorProcess, api: ImburseClient,
+                                                     tmp_path: Path, tenant_id: str) -> None:
+    # As `IMBURSE_PRIVATE_KEY=$(cat key.txt)` would not give it, but `< key.txt` and a pasted line do.
+    env = clean_env() | {"IMBURSE_PUBLIC_KEY": emulator.public_key, "IMBURSE_PRIVATE_KEY": emulator.private_key + "\n"}
+    host = start_host(tmp_path, {"imburse:baseUrl": emulator.base_url}, env=env)
+    try:
+        checked, _ = host.check(KEY_URN, {}, key_inputs(tenant_id))
+        _, outs = host.create(KEY_URN, checked)
+    finally:
+        host.close()
+    assert [k.public_key for k in api.list_keys(tenant_id)] == [outs["publicKey"]]
+
+
+@pytest.mark.parametrize(("setting", "value", "names"), [
+    ("imburse:privateKey", "bm90IGJhc2U2NA=!", ("imburse:privateKey", "IMBURSE_PRIVATE_KEY", "not valid base64")),
+    ("imburse:baseUrl", "localhost:{port}", ("imburse:baseUrl", "IMBURSE_BASE_URL", "http:// or https://")),
+])
+def test_a_malformed_setting_fails_as_a_configuration_error_naming_it(
+        emulator: EmulatorProcess, tmp_path: Path, tenant_id: str, setting: str, value: str,
+        names: tuple[str, ...]) -> None:
+    config = stack_config(emulator) | {setting: value.format(port=emulator.base_url.rsplit(":", 1)[1])}
+    before = api_requests(emulator)
+    host = start_host(tmp_path, config)
+    try:
+        checked, _ = host.check(KEY_URN, {}, key_inputs(tenant_id))
+        with pytest.raises(ProviderError) as err:
+            host.create(KEY_URN, checked)
+    finally:
+        host.close()
+    assert "ConfigurationError" in str(err.value)
+    for needle in names:
+        assert needle in str(err.value)
+    assert api_requests(emulator) == before
 
 
 def test_one_token_exchange_serves_every_resource_type_in_the_host(host: ProviderHost, emulator: EmulatorProcess,
