@@ -487,6 +487,11 @@ class Backend:
                                          "require": ["sub", "account", "exp", "iat", "jti"]})
         except jwt.PyJWTError:
             raise Unauthorized("the bearer token is not valid", code="InvalidToken") from None
+        tenant, exp = claims.get("tenant"), claims["exp"]
+        if (not isinstance(claims["sub"], str) or not isinstance(claims["account"], str)
+                or not (tenant is None or isinstance(tenant, str))
+                or isinstance(exp, bool) or not isinstance(exp, (int, float)) or not math.isfinite(exp)):
+            raise Unauthorized("the bearer token is not valid", code="InvalidToken")
         if len(self._claims_cache) >= _CLAIMS_CACHE_SIZE:
             self._claims_cache.clear()
         self._claims_cache[token] = claims
