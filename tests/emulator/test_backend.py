@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import jwt
 import pytest
 
 from pulumi_imburse.auth import hmac_authorization
@@ -73,3 +74,21 @@ def test_token_expires_on_the_emulated_clock(backend: Backend, clock: Clock) -> 
     with pytest.raises(Unauthorized) as err:
         backend.authenticate_bearer(header)
     assert err.value.code == "TokenExpired" and token["accessToken"] not in err.value.message
+
+
+@pytest.mark.parametrize("claims", [
+    {"exp": float("nan")}, {"exp": float("inf")}, {"exp": "4102444800"}, {"exp": True},
+    {"sub": ["a"]}, {"account": 7}, {"tenant": ["t"]},
+], ids=["exp-nan", "exp-inf", "exp-string", "exp-bool", "sub-list", "account-number", "tenant-list"])
+def test_a_token_signed_by_the_emulator_with_an_ill_typed_claim_is_refused(backend: Backend, clock: Clock,
+                                                                          claims: dict[str, object]) -> None:
+    """Even a token bearing the emulator's own signature is refused when a claim is of the wrong type; a NaN
+    expiry once compared false with every time, so the token never expired."""
+    creds = backend.bootstrap()
+    now = int(clock())
+    good = {"sub": creds.public_key, "account": creds.account_id, "tenant": None, "iat": now, "exp": now + 60,
+            "jti": "j"}
+    assert backend.authenticate_bearer(f"Bearer {jwt.encode(good, backend._jwt_secret, algorithm='HS256')}")
+    token = jwt.encode({**good, **claims}, backend._jwt_secret, algorithm="HS256")
+    with pytest.raises(Unauthorized):
+        backend.authenticate_bearer(f"Bearer {token}")
