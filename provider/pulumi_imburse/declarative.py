@@ -166,22 +166,24 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
         if "tenantId" in entry:
             problems += check_guid(f"{where}.tenantId", entry["tenantId"], show_value=False)
         else:
-            problems += check_name(f"{where}.name", entry["name"], required=True)
-            problems += check_address(f"{where}.address", _wire_address(entry.get("address")))
-            problems += check_bool(f"{where}.protect", entry.get("protect"))
-            problems += check_adopt_id(f"{where}.adoptTenantId", entry.get("adoptTenantId"))
+            problems += _of(f"Tenant {slug!r}",
+                            check_name(f"{where}.name", entry["name"], required=True)
+                            + check_address(f"{where}.address", _wire_address(entry.get("address")))
+                            + check_bool(f"{where}.protect", entry.get("protect"))
+                            + check_adopt_id(f"{where}.adoptTenantId", entry.get("adoptTenantId")))
         for key_name, key_spec in _mapping(entry.get("keys") or {}, f"{where}.keys").items():
             kwhere = f"{where}.keys.{key_name}"
             key_spec = _entry(key_name, key_spec, kwhere, "key names", KEY_FIELDS)
             if "roles" not in key_spec:
                 raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
-            problems += check_tenant_roles(f"{kwhere}.roles", key_spec["roles"])
-            problems += check_key_name(f"{kwhere}.name", key_spec.get("name"))
-            problems += check_keepers(f"{kwhere}.keepers", key_spec.get("keepers"))
-            problems += check_rotation_days(f"{kwhere}.rotationDays", key_spec.get("rotationDays"))
-            problems += check_bool(f"{kwhere}.protect", key_spec.get("protect"))
-            problems += check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey"))
             resource = f"{slug}-{key_name}"
+            problems += _of(f"TenantKey {resource!r}",
+                            check_tenant_roles(f"{kwhere}.roles", key_spec["roles"])
+                            + check_key_name(f"{kwhere}.name", key_spec.get("name"))
+                            + check_keepers(f"{kwhere}.keepers", key_spec.get("keepers"))
+                            + check_rotation_days(f"{kwhere}.rotationDays", key_spec.get("rotationDays"))
+                            + check_bool(f"{kwhere}.protect", key_spec.get("protect"))
+                            + check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey")))
             if resource in resources:
                 problems.append(Problem(kwhere, (
                     f"{resources[resource]} and {kwhere} would both be the TenantKey resource {resource!r} (a key's "
@@ -189,6 +191,11 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
             resources.setdefault(resource, kwhere)
     if problems:
         raise StackConfigError("\n".join(p.reason for p in problems))
+
+
+def _of(resource: str, problems: list[Problem]) -> list[Problem]:
+    """``problems`` with the resource the entry declares named at the end of each message."""
+    return [Problem(p.property, f"{p.reason} (the {resource} resource)") for p in problems]
 
 
 def _wire_address(address: Any) -> Any:

@@ -105,7 +105,7 @@ def check_rotation_days(prop: str, value: object) -> list[Problem]:
         return []
     allowed = f"a positive whole number of days, at most {ROTATION_DAYS_MAX} (100 years)"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return [Problem(prop, f"{prop} must be {allowed}, got {value!r} ({type(value).__name__})")]
+        return [Problem(prop, f"{prop} must be {allowed}, got {_shown(value)}")]
     if not math.isfinite(value) or value != int(value) or not 1 <= value <= ROTATION_DAYS_MAX:
         return [Problem(prop, f"{prop} must be {allowed}, got {value!r}")]
     return []
@@ -128,7 +128,12 @@ def check_bool(prop: str, value: object) -> list[Problem]:
     """An optional boolean (``true``/``false``; the string ``"false"`` is not one)."""
     if value is None or isinstance(value, bool):
         return []
-    return [Problem(prop, f"{prop} must be true or false, got {value!r} ({type(value).__name__})")]
+    return [Problem(prop, f"{prop} must be true or false, got {_shown(value)}")]
+
+
+def _shown(value: object) -> str:
+    """``value`` as a message shows it, saying when it is a string (``"90"`` is not ``90``)."""
+    return f"the string {value!r}" if isinstance(value, str) else repr(value)
 
 
 def check_tenant_roles(prop: str, value: object) -> list[Problem]:

@@ -41,9 +41,9 @@ CASES: list[tuple[Any, str]] = [
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "adoptPublicKey": f"{GUID}/x"}}}},
      "tenants.acme.keys.ci.adoptPublicKey must be a GUID"),
     # Values (issue 10 item 9): each named by its config path.
-    ({"acme": {"name": "A", "protect": "false"}}, "tenants.acme.protect must be true or false, got 'false' (str)"),
+    ({"acme": {"name": "A", "protect": "false"}}, "tenants.acme.protect must be true or false, got the string 'false'"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "protect": "no"}}}},
-     "tenants.acme.keys.ci.protect must be true or false, got 'no'"),
+     "tenants.acme.keys.ci.protect must be true or false, got the string 'no'"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-reed"]}}}},
      "tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role; allowed: tenant-admin"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["account-admin"]}}}},
@@ -52,7 +52,7 @@ CASES: list[tuple[Any, str]] = [
      "tenants.acme.keys.ci.roles must be a non-empty list of tenant roles"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "rotationDays": "90"}}}},
      "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500 (100 years), "
-     "got '90' (str)"),
+     "got the string '90'"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "rotationDays": 3_000_000}}}},
      "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500"),
     ({"acme": {"name": "A", "keys": {"ci": {"roles": ["tenant-app-read"], "keepers": {"epoch": 2}}}}},
@@ -84,10 +84,11 @@ def test_every_value_mistake_is_reported_at_once() -> None:
     with pytest.raises(StackConfigError) as err:
         declare(spec)
     assert str(err.value).splitlines() == [
-        "tenants.acme.protect must be true or false, got 'false' (str)",
-        f"tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role; allowed: {', '.join(TENANT_ROLES)}",
+        "tenants.acme.protect must be true or false, got the string 'false' (the Tenant 'acme' resource)",
+        f"tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role; allowed: {', '.join(TENANT_ROLES)} "
+        "(the TenantKey 'acme-ci' resource)",
         "tenants.acme.keys.ci.rotationDays must be a positive whole number of days, at most 36500 (100 years), "
-        "got '90' (str)",
+        "got the string '90' (the TenantKey 'acme-ci' resource)",
     ]
 
 

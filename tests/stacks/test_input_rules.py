@@ -74,7 +74,7 @@ REFUSED: list[tuple[str, Callable[[], None], dict[str, Any], tuple[str, ...], tu
      ("tenantId must be a GUID", "25 characters"), (SECRET_TENANT, "9f2c")),
     ("protect: 'false' in structured config", from_config,
      {"tenants": {"acme": {"name": "Acme", "protect": "false", "keys": {"ci": {"roles": ["tenant-app-read"]}}}}},
-     ("input-rules:tenants.acme.protect must be true or false, got 'false'",), ()),
+     ("input-rules:tenants.acme.protect must be true or false, got the string 'false'",), ()),
     ("two config entries making one resource name", from_config,
      {"tenants": {"a": {"tenantId": "{tenantId}", "keys": {"b-c": {"roles": ["tenant-app-read"]}}},
                   "a-b": {"tenantId": "{tenantId}", "keys": {"c": {"roles": ["tenant-app-read"]}}}}},
