@@ -171,13 +171,19 @@ class TenantKeyArgs:
         adopt_public_key: pulumi.Input[str] | None = None,
     ) -> None:
         """
-        :param tenant_id: the tenant that owns the key (a GUID). Changing it replaces the key.
+        :param tenant_id: the tenant that owns the key (a GUID, any letter case: it is kept in the service's
+            lower case). Changing it replaces the key. A value that is not a GUID fails Check without being
+            shown (it may come from a secret).
         :param roles: the key's tenant roles; order and duplicates do not matter. Changes in place.
-        :param name: the key's name; default: the resource name plus a random suffix. Changes in place.
+        :param name: the key's name (at most 100 characters; names need not be unique); default: the
+            resource name plus ``-`` and 8 random hex digits, the resource name cut to its first 91 characters
+            so the whole fits. Changes in place. Names of the form ``pulumi-pending-<32 hex digits>`` are
+            reserved (a key being created carries one, see the module docs).
             With ``adopt_public_key`` and no ``name``, the adopted key keeps its name, unmanaged.
         :param keepers: arbitrary strings; any change replaces (rotates) the key.
         :param rotation_days: once the key is this many days old (by the service's ``createdAt``), the
-            next update replaces it. ``pulumi refresh`` (or ``up --refresh``) reads the key's age.
+            next update replaces it: a whole number from 1 to 36500 (100 years). ``pulumi refresh`` (or
+            ``up --refresh``) reads the key's age.
         :param adopt_public_key: the public key (a GUID) of an existing key in ``tenant_id`` to take over
             at the first create instead of creating one. Its roles (as a set) must equal ``roles`` and,
             when ``name`` is given, its name must equal ``name``; otherwise the create fails and nothing
