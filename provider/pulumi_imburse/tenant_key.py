@@ -21,14 +21,15 @@ key, whose private key is then lost: it must be revoked, and only it. So a creat
 
 State therefore only ever holds a key made by its own create, under its declared name, with its private key.
 
-**Leftovers.** If revoking fails too (the service failing for a whole time budget), the key it could not
-revoke carries its provisional name, which no state ever holds and whose private key nobody holds. The error
-says so. The first create of a ``TenantKey`` in that tenant at least ``PENDING_STALE_SECONDS`` (15 minutes,
-by the service's clock) after it was made revokes it, whichever stack runs it; the age keeps a provisional key
-that another create still holds (at most three operation budgets) from being touched. To clean up by hand, list
+**Leftovers.** If revoking fails too (the service failing for a whole time budget; in step 1 the create then
+stops instead of making more keys), the key it could not revoke carries its provisional name, which no state
+ever holds and whose private key nobody holds. The error names it. The first create of a ``TenantKey`` in
+that tenant at least ``PENDING_STALE_SECONDS`` (15 minutes, by the service's clock) after it was made revokes
+it, whichever stack runs it; the age keeps a provisional key that another create still holds (at most three
+operation budgets) from being touched. To clean up by hand, list
 the tenant's keys and revoke those named ``pulumi-pending-...``; names of that form are refused as ``name``.
 (A create suspended for longer than that, e.g. a laptop asleep mid-``up``, finds its key revoked and fails
-cleanly at step 2.)
+cleanly at step 2. A service that answers without ``createdAt`` gives no age: nothing is swept.)
 """
 
 from __future__ import annotations
