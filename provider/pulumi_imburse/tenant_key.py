@@ -26,8 +26,8 @@ stops instead of making more keys), the key it could not revoke carries its prov
 ever holds and whose private key nobody holds. The error names it. The first create of a ``TenantKey`` in
 that tenant at least ``PENDING_STALE_SECONDS`` (15 minutes, by the service's clock) after it was made revokes
 it, whichever stack runs it; the age keeps a provisional key that another create still holds (at most three
-operation budgets) from being touched. To clean up by hand, list
-the tenant's keys and revoke those named ``pulumi-pending-...``; names of that form are refused as ``name``.
+operation budgets) from being touched. To clean up by hand, list the tenant's keys and revoke those named
+``pulumi-pending-...``; names of that form are refused as ``name``.
 (A create suspended for longer than that, e.g. a laptop asleep mid-``up``, finds its key revoked and fails
 cleanly at step 2. A service that answers without ``createdAt`` gives no age: nothing is swept.)
 """
