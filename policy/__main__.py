@@ -59,8 +59,8 @@ from pulumi_policy.proxy import (
 
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
-from pulumi_imburse.tenant_key import AUTONAME_SUFFIX_BYTES
 from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
+from pulumi_imburse.tenant_key import is_generated_name
 from pulumi_imburse.validation import check_tenant_roles
 
 PACK_NAME: Final = "imburse-guardrails"
@@ -138,10 +138,7 @@ def _generated_name(props: Mapping[str, Any]) -> bool:
     """
     name, _ = _get(props, "name")
     prefix, _ = _get(props, "namePrefix")
-    if not isinstance(name, str) or not isinstance(prefix, str):
-        return False
-    pattern = rf"{re.escape(prefix)}-[0-9a-f]{{{2 * AUTONAME_SUFFIX_BYTES}}}"
-    return re.fullmatch(pattern, name) is not None
+    return isinstance(name, str) and isinstance(prefix, str) and is_generated_name(name, prefix)
 
 
 def _key_label(args: ResourceValidationArgs) -> str:

@@ -58,6 +58,8 @@ CROWDED_KEYS: dict[str, tuple[list[str], int | None, dict[str, Any]]] = {
     "writer": ([WRITE], 30, {}),
 }
 PRIVATE_KEY_LIKE = "not-a-real-key-but-plain-text"
+LONG_ADMIN = "admin-with-a-long-resource-name-" + "x" * 63
+"""95 characters: its generated key name keeps only the first 91 of them (tenant_key.generated_name)."""
 
 
 def matrix() -> None:
@@ -70,6 +72,7 @@ def matrix() -> None:
     # roles computed from another resource: unknown until the tenant exists
     TenantKey("roles-later", tenant_id=crowded.tenant_id, rotation_days=30,
               roles=crowded.tenant_id.apply(lambda _id: [READ]))
+    TenantKey(LONG_ADMIN, tenant_id=tidy.tenant_id, roles=[TENANT_ADMIN], rotation_days=30)
     reader = TenantKey("tidy-reader", tenant_id=tidy.tenant_id, roles=["tenant-app-read"], rotation_days=30)
     pulumi.export("tidyReaderPublicKey", reader.public_key)
     pulumi.export("tidyReaderPrivateKey", reader.private_key)  # a secret output: fine
@@ -97,6 +100,7 @@ EXPECTED_DEFAULT = {
     ("admin", "tenant-key-no-tenant-admin"): "mandatory",
     ("admin-named", "tenant-key-no-tenant-admin"): "mandatory",
     ("admin-by-urn", "tenant-key-no-tenant-admin"): "mandatory",
+    (LONG_ADMIN, "tenant-key-no-tenant-admin"): "mandatory",
     ("five-roles", "tenant-key-max-roles"): "advisory",
     ("never-rotates", "tenant-key-rotation"): "advisory",
     ("rotates-yearly", "tenant-key-rotation"): "advisory",
@@ -146,6 +150,9 @@ def test_tenant_admin_message_recommends_the_resource_name_and_urn(default: Run,
     assert not re.search(r"admin-[0-9a-f]{8}", message)
     # so a second preview gives the same advice, word for word
     assert preview(stack).message("admin", "tenant-key-no-tenant-admin") == message
+    # a generated name cut to fit 100 characters is recognised as generated too
+    long_message = default.message(LONG_ADMIN, "tenant-key-no-tenant-admin")
+    assert f"TenantKey {LONG_ADMIN!r} has the role 'tenant-admin'" in long_message and "(key name" not in long_message
     # an explicit key name is stable, and shown
     assert "TenantKey 'admin-named' (key name 'self-service-bot')" in default.message(
         "admin-named", "tenant-key-no-tenant-admin")
@@ -174,7 +181,8 @@ def test_messages_say_what_is_wrong_and_how_to_fix_it(default: Run) -> None:
 def test_policy_config_allowlists_and_limits(stack: EmulatedStack, tmp_path: Path) -> None:
     config = write_config(tmp_path / "policy-config.json", {
         # a resource name, an explicit key name, a URN
-        "tenant-key-no-tenant-admin": {"allowedKeys": ["admin", "self-service-bot", key_urn("admin-by-urn")]},
+        "tenant-key-no-tenant-admin": {
+            "allowedKeys": ["admin", "self-service-bot", key_urn("admin-by-urn"), LONG_ADMIN]},
         "tenant-key-known-roles": {"allowedRoles": [TENANT_ADMIN, *NOT_WRITE]},
         "tenant-key-max-roles": {"maxRoles": 2},
         "tenant-key-rotation": {"maxRotationDays": 60},
@@ -227,7 +235,7 @@ def test_all_advisory_reports_everything_and_the_preview_succeeds(stack: Emulate
     assert run.of("tidy") == {"tenants-protected": "advisory"}
     assert {v.level for v in run.violations} == {"advisory"}
     assert isinstance(run.result, auto.PreviewResult)
-    assert changes(run.result) == {"create": len(CROWDED_KEYS) + 5}  # the stack, 2 tenants, every key
+    assert changes(run.result) == {"create": len(CROWDED_KEYS) + 6}  # the stack, 2 tenants, every key
 
 
 def test_all_disabled_reports_nothing(stack: EmulatedStack, tmp_path: Path) -> None:
