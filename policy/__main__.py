@@ -25,11 +25,19 @@ during preview" note. The policies below read only what their verdict needs, so 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import re
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
+
+# The pack's environment must have its requirements: say how to get them, not a bare ModuleNotFoundError.
+_MISSING = [m for m in ("pulumi_policy", "pulumi_imburse") if importlib.util.find_spec(m) is None]
+if _MISSING:
+    sys.exit(f"imburse-guardrails: not installed for {sys.executable}: {', '.join(_MISSING)}. Install the "
+             "pack's requirements: cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt")
 
 import grpc  # type: ignore[import-untyped]
 import pulumi_policy.policy

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,14 @@ def test_the_python_is_chosen_in_the_documented_order(pack_dir: Path, tmp_path: 
     assert launch(pack_dir, PULUMI_PYTHON_CMD=str(pulumi_python))[0] == "venv"
     assert launch(pack_dir, PULUMI_POLICY_PYTHON=str(explicit), PULUMI_PYTHON_CMD=str(pulumi_python))[0] == (
         "PULUMI_POLICY_PYTHON")
+
+
+def test_a_python_without_the_packs_requirements_is_told_how_to_install_them() -> None:
+    # -S: no site-packages, so neither pulumi_policy nor pulumi_imburse can be imported.
+    result = subprocess.run([sys.executable, "-S", str(PACK.parent / "__main__.py")], capture_output=True, text=True,
+                            timeout=30, check=False)
+    assert result.returncode == 1
+    assert "imburse-guardrails: not installed for" in result.stderr
+    assert "pulumi_policy, pulumi_imburse" in result.stderr
+    assert "venv/bin/pip install -r requirements.txt" in result.stderr
+    assert "Traceback" not in result.stderr
