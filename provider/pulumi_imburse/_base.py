@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -170,3 +171,34 @@ def with_secret_outputs(opts: pulumi.ResourceOptions | None, names: Sequence[str
     merged += [n for n in names if n not in merged]
     opts.additional_secret_outputs = merged
     return opts
+
+
+def document_init(resource_cls: type[Any], args_cls: type[Any]) -> None:
+    """Make ``help()`` and IDEs show a resource's inputs and outputs.
+
+    The resource's ``__init__`` takes ``(resource_name, args, opts)`` or ``(resource_name, opts, **inputs)``
+    (see :func:`split_args`), so its own signature is ``*args, **kwargs``. This gives it the signature of
+    the keyword form, with every input of ``args_cls`` and its annotation, and the Args docstring (what
+    each input does and what a change of it forces); the class docstring gains the list of its outputs.
+    """
+    fields = list(inspect.signature(args_cls.__init__).parameters.values())[1:]
+    kw, pos = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    init = resource_cls.__init__
+    init.__signature__ = inspect.Signature([
+        inspect.Parameter("self", pos),
+        inspect.Parameter("resource_name", pos, annotation="str"),
+        inspect.Parameter("args", pos, default=None, annotation=f"{args_cls.__name__} | None"),
+        inspect.Parameter("opts", pos, default=None, annotation="pulumi.ResourceOptions | None"),
+        *(f.replace(kind=kw) for f in fields),
+    ], return_annotation="None")
+    inputs = inspect.cleandoc(args_cls.__init__.__doc__ or "")
+    init.__doc__ = (
+        f"Declare a {resource_cls.__name__}: ``{resource_cls.__name__}(resource_name, {args_cls.__name__}(...), "
+        f"opts)`` or ``{resource_cls.__name__}(resource_name, opts=..., **inputs)``.\n\n"
+        f":param resource_name: the Pulumi resource name (unique in the stack).\n"
+        f":param args: the inputs as a :class:`{args_cls.__name__}`, or give them as keywords.\n"
+        f":param opts: the resource options.\n{inputs}\n"
+    )
+    outputs = [f"    {name}: {hint}" for name, hint in inspect.get_annotations(resource_cls).items()]
+    resource_cls.__doc__ = f"{inspect.cleandoc(resource_cls.__doc__ or '')}\n\nOutputs (``pulumi.Output``):\n\n" + (
+        "\n".join(outputs) + "\n")

@@ -15,7 +15,7 @@ import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
 from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse
-from ._base import ImburseProvider, WireNames, declared_inputs, failures, is_unknown, split_args
+from ._base import ImburseProvider, WireNames, declared_inputs, document_init, failures, is_unknown, split_args
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
@@ -149,6 +149,9 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
 def _full_address(address: Any) -> dict[str, str]:
     address = address if isinstance(address, Mapping) else {}
     return {k: str(address.get(k) or "") for k in ADDRESS_FIELDS}
+
+
+document_init(Tenant, TenantArgs)
 
 
 class TenantProvider(ImburseProvider):

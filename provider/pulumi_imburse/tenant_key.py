@@ -52,6 +52,7 @@ from ._base import (
     ImburseProvider,
     WireNames,
     declared_inputs,
+    document_init,
     failures,
     is_unknown,
     split_args,
@@ -280,6 +281,9 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
             props.setdefault(_PY_NAMES.get(out, out), None)
         super().__init__(TenantKeyProvider(), resource_name, props, with_secret_outputs(opts, SECRET_OUTPUTS))
 
+
+
+document_init(TenantKey, TenantKeyArgs)
 
 
 class TenantKeyProvider(ImburseProvider):
