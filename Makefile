@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test lint typecheck pytest demo bench pulumi-cli clean
+.PHONY: test lint typecheck pytest demo bench mutate pulumi-cli clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +40,12 @@ demo: $(STAMP) pulumi-cli
 bench: $(STAMP) pulumi-cli
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+## mutate: mutation testing of the core rules against tests/unit, and the share of mutants killed (not in CI)
+mutate: $(STAMP)
+	bash scripts/mutate.sh
+
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .mutate .pytest_cache .mypy_cache .ruff_cache
 
 ## clean-tools: remove the project-local Pulumi CLI (make pulumi-cli builds it again)
 clean-tools:
