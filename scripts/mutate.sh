@@ -14,7 +14,12 @@ cp -R "$ROOT/provider" "$WORK/src"
 cp -R "$ROOT/tests" "$WORK/tests"
 cp "$ROOT/pyproject.toml" "$WORK/"
 cd "$WORK"
-"$VENV/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" >/dev/null 2>&1 || true
+# mutmut draws a progress spinner; its log keeps the rest (a failing unit test stops it: see the log).
+if ! "$VENV/bin/mutmut" run --max-children "${MUTATE_JOBS:-2}" >"$WORK/mutmut.log" 2>&1; then
+    tr '\r' '\n' <"$WORK/mutmut.log" | grep -v '^[^A-Za-z]*Running\|^[^A-Za-z]*Generating' | tail -40 >&2
+    echo "mutate: mutmut failed (log: $WORK/mutmut.log)" >&2
+    exit 1
+fi
 "$VENV/bin/mutmut" export-cicd-stats >/dev/null
 "$VENV/bin/python" - <<'PY'
 import json

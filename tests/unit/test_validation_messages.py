@@ -1,0 +1,67 @@
+"""What each input rule says, word for word: the property it names and the allowed values (the messages a
+user reads in a failed preview), for the rules whose domain tests/unit/test_validation.py does not cover."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from pulumi_imburse.models import ADDRESS_FIELDS
+from pulumi_imburse.roles import TENANT_ROLES
+from pulumi_imburse.validation import (
+    NAME_MAX_LENGTH,
+    Problem,
+    check_address,
+    check_name,
+    check_tenant_roles,
+    check_text,
+    check_unknown,
+)
+
+pytestmark = pytest.mark.unit
+
+ROLES = ", ".join(TENANT_ROLES)
+FIELDS = ", ".join(ADDRESS_FIELDS)
+
+CASES: list[tuple[Callable[[], list[Problem]], list[Problem]]] = [
+    (lambda: check_name("name", None), []),
+    (lambda: check_name("name", None, required=True), [Problem("name", "name is required")]),
+    (lambda: check_name("name", 7), [Problem("name", "name must be a string, got int")]),
+    (lambda: check_name("name", " \t"), [Problem("name", "name must not be empty")]),
+    (lambda: check_name("name", "n" * NAME_MAX_LENGTH), []),
+    (lambda: check_name("name", "n" * (NAME_MAX_LENGTH + 1)),
+     [Problem("name", f"name must be at most {NAME_MAX_LENGTH} characters, got {NAME_MAX_LENGTH + 1}")]),
+    (lambda: check_tenant_roles("roles", ["tenant-app-read"]), []),
+    (lambda: check_tenant_roles("roles", ("tenant-app-read", "tenant-admin")), []),
+    (lambda: check_tenant_roles("roles", []),
+     [Problem("roles", f"roles must be a non-empty list of tenant roles; allowed: {ROLES}")]),
+    (lambda: check_tenant_roles("roles", "tenant-app-read"),
+     [Problem("roles", f"roles must be a non-empty list of tenant roles; allowed: {ROLES}")]),
+    (lambda: check_tenant_roles("roles", ["tenant-app-read", 3]),
+     [Problem("roles", f"roles[1] must be a string; allowed: {ROLES}")]),
+    (lambda: check_tenant_roles("roles", ["account-admin"]),
+     [Problem("roles", f"roles[0] 'account-admin' is an account role and cannot be given to a tenant key; "
+                       f"allowed: {ROLES}")]),
+    (lambda: check_tenant_roles("roles", ["tenant-app-read", "tenant-ap-read", "x"]),
+     [Problem("roles", f"roles[1] 'tenant-ap-read' is not a tenant role; allowed: {ROLES}"),
+      Problem("roles", f"roles[2] 'x' is not a tenant role; allowed: {ROLES}")]),
+    (lambda: check_address("address", None), []),
+    (lambda: check_address("address", {"country": "GB", "locality": None}), []),
+    (lambda: check_address("address", "GB"), [Problem("address", f"address must be an object with keys {FIELDS}")]),
+    (lambda: check_address("address", {"town": "Leeds", "country": 44}),
+     [Problem("address.town", f"address.town is not an address field; allowed: {FIELDS}"),
+      Problem("address.country", "address.country must be a string")]),
+    (lambda: check_unknown({"name": 1, "role": 2, "keepers": 3}, ("name", "keepers", "roles")),
+     [Problem("role", "role is not a property of this resource; allowed: keepers, name, roles")]),
+    (lambda: check_unknown({}, ()), []),
+    (lambda: check_text("locality", None), []),
+    (lambda: check_text("locality", "Leeds"), []),
+    (lambda: check_text("locality", 1.5), [Problem("locality", "locality must be a string, got float")]),
+]
+
+
+@pytest.mark.parametrize(("rule", "expected"), CASES, ids=[str(i) for i in range(len(CASES))])
+def test_each_rule_names_the_property_and_the_allowed_values(
+        rule: Callable[[], list[Problem]], expected: list[Problem]) -> None:
+    assert rule() == expected
