@@ -279,3 +279,22 @@ def test_the_declared_urllib3_has_every_feature_the_transport_uses(monkeypatch: 
     needed = max(transport.URLLIB3_FEATURES.values(), key=_version)
     assert _version(declared.group(1)) >= _version(needed), (
         f"urllib3>={declared.group(1)} is declared but the code needs {needed}")
+
+
+@given(st.integers(min_value=1, max_value=20), st.floats(min_value=0, max_value=5), st.floats(min_value=0, max_value=5),
+       st.floats(min_value=0.1, max_value=120), st.floats(min_value=0.1, max_value=30))
+def test_the_retry_object_carries_the_policy(attempts: int, factor: float, jitter: float, budget: float,
+                                             connect_budget: float) -> None:
+    policy = transport.RetryPolicy(attempts=attempts, backoff_factor=factor, backoff_jitter=jitter,
+                                   max_elapsed=budget, connect_budget=connect_budget, retry_after_max=7.5)
+    retry = transport.make_retry(policy)
+    # `attempts` counts the first try: urllib3 counts retries after it, for every kind of failure.
+    assert (retry.total, retry.connect, retry.read, retry.status) == (attempts - 1,) * 4
+    assert (retry.other, retry.redirect) == (0, 0)  # no retry of unexpected errors, no redirect followed
+    assert retry.allowed_methods == transport.IDEMPOTENT_METHODS
+    assert retry.status_forcelist == transport.RETRY_STATUSES
+    assert (retry.backoff_factor, retry.backoff_jitter, retry.backoff_max) == (factor, jitter, policy.backoff_max)
+    assert retry.respect_retry_after_header is True and retry.retry_after_max == 8  # whole seconds, rounded up
+    # the last answer stands (the client turns it into a typed error) rather than urllib3 raising
+    assert retry.raise_on_status is False and retry.raise_on_redirect is False
+    assert (retry.max_elapsed, retry.connect_budget) == (budget, connect_budget)
