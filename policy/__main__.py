@@ -306,6 +306,19 @@ def _secret_aware(value: Any) -> Any:
     return value
 
 
+def _servicer_handler(name: str) -> tuple[Any, Any]:
+    """The SDK's private gRPC servicer class and its handler ``name``, which the pack wraps; a clear error
+    when this pulumi-policy version has neither (the pack relies on the 1.x internals)."""
+    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
+    original = getattr(servicer, name, None)
+    if servicer is None or original is None:
+        raise RuntimeError(
+            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.{name}; "
+            "install the version range in policy/requirements.txt"
+        )
+    return servicer, original
+
+
 def _install_secret_view() -> None:
     """Keep a secret-aware copy of each AnalyzeStack request for the stack policies.
 
@@ -315,13 +328,7 @@ def _install_secret_view() -> None:
     ``AnalyzeStack`` handler to record, per URN, the properties exactly as the engine sent them.
     It must run before ``PolicyPack(...)`` registers the servicer.
     """
-    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
-    original = getattr(servicer, "AnalyzeStack", None)
-    if servicer is None or original is None:
-        raise RuntimeError(
-            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.AnalyzeStack; "
-            "install the version range in policy/requirements.txt"
-        )
+    servicer, original = _servicer_handler("AnalyzeStack")
     if getattr(original, "_imburse_secret_view", False):
         return
 
@@ -571,13 +578,7 @@ def _install_config_check() -> None:
     Wraps the SDK's gRPC ``Configure`` handler (see :func:`_config_problems`); the engine reports the refusal
     as ``configuring policy pack ...: <message>`` and runs nothing. Must run before ``PolicyPack(...)``.
     """
-    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
-    original = getattr(servicer, "Configure", None)
-    if servicer is None or original is None:
-        raise RuntimeError(
-            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.Configure; "
-            "install the version range in policy/requirements.txt"
-        )
+    servicer, original = _servicer_handler("Configure")
     if getattr(original, "_imburse_config_check", False):
         return
 
