@@ -282,22 +282,13 @@ def test_missing_credentials_fail_the_first_api_call_naming_config_and_env(emula
         assert needle in text
 
 
+# A trailing newline: as `IMBURSE_PRIVATE_KEY=$(cat key.txt)` would not give it, but `< key.txt` and a
+# pasted line do.
+@pytest.mark.parametrize("suffix", ["", "\n"], ids=["as-is", "trailing-newline"])
 def test_credentials_fall_back_to_environment_variables(emulator: EmulatorProcess, api: ImburseClient,
-                                                        tmp_path: Path, tenant_id: str) -> None:
-    env = clean_env() | {"IMBURSE_PUBLIC_KEY": emulator.public_key, "IMBURSE_PRIVATE_KEY": emulator.private_key}
-    host = start_host(tmp_path, {"imburse:baseUrl": emulator.base_url}, env=env)
-    try:
-        checked, _ = host.check(KEY_URN, {}, key_inputs(tenant_id))
-        _, outs = host.create(KEY_URN, checked)
-    finally:
-        host.close()
-    assert [k.public_key for k in api.list_keys(tenant_id)] == [outs["publicKey"]]
-
-
-def test_a_private_key_with_a_trailing_newline_works(emulator: EmulatorProcess, api: ImburseClient,
-                                                     tmp_path: Path, tenant_id: str) -> None:
-    # As `IMBURSE_PRIVATE_KEY=$(cat key.txt)` would not give it, but `< key.txt` and a pasted line do.
-    env = clean_env() | {"IMBURSE_PUBLIC_KEY": emulator.public_key, "IMBURSE_PRIVATE_KEY": emulator.private_key + "\n"}
+                                                        tmp_path: Path, tenant_id: str, suffix: str) -> None:
+    env = clean_env() | {"IMBURSE_PUBLIC_KEY": emulator.public_key,
+                         "IMBURSE_PRIVATE_KEY": emulator.private_key + suffix}
     host = start_host(tmp_path, {"imburse:baseUrl": emulator.base_url}, env=env)
     try:
         checked, _ = host.check(KEY_URN, {}, key_inputs(tenant_id))
