@@ -60,7 +60,14 @@ from ._base import (
     with_secret_outputs,
 )
 from .client import ImburseClient
-from .errors import ImburseAPIError, NotFoundError, OutcomeUnknownError, ServerError
+from .errors import (
+    ImburseAPIError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
 from .models import ApiKey
 from .roles import normalize_roles
 from .validation import (
@@ -108,6 +115,12 @@ RECONCILE_ATTEMPTS: Final = 8
 At the 30% refused + 10% commit-then-504 rate CI sees, an attempt ends unknown ~21% of the time: 3
 attempts lost 1 key in 100 (a 64-key apply failed about half the time), 8 lose fewer than 1 in 250,000.
 All of them share one operation time budget (``ImburseClient.operation()``)."""
+RENAME_ROUNDS: Final = 2
+"""Rounds of the transport's retries (``RetryPolicy.attempts`` each) given to the rename of a new key before it
+is revoked. At 30% refused + 10% commit-then-504 one round of 10 attempts fails about 1 rename in 20,000 (one
+such failure turned a CI run red); two fail fewer than 1 in 10^8."""
+_TRANSIENT: Final = (ServerError, OutcomeUnknownError, RateLimitedError, TransportError)
+"""Failures another round of a repeatable request may get past."""
 PENDING_STALE_SECONDS: Final = 900
 """A provisionally named key at least this old (by the service's clock) is a leftover of a failed create.
 A create holds its provisional key for at most three operation budgets (reconcile, rename, revoke: 3 x 60 s
@@ -380,7 +393,7 @@ class TenantKeyProvider(ImburseProvider):
         key, unknown = self._create_pending(client, tenant_id, roles, name, pending)
         # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
         try:
-            named = client.update_key(tenant_id, key.public_key, roles, name)
+            named = self._rename(client, tenant_id, key.public_key, roles, name)
         except ImburseAPIError as exc:
             raise self._unnamed(client, tenant_id, key, pending, name, exc) from None
         self._sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown)
@@ -416,6 +429,25 @@ class TenantKeyProvider(ImburseProvider):
                     raise _create_error(last, tenant_id, name, pending, tries=attempt, left=exc) from None
         assert last is not None
         raise _create_error(last, tenant_id, name, pending, tries=RECONCILE_ATTEMPTS) from None
+
+    @staticmethod
+    def _rename(client: ImburseClient, tenant_id: str, public_key: str, roles: list[str], name: str) -> ApiKey:
+        """Give the new key its declared name: at most ``RENAME_ROUNDS`` rounds of the transport's retries.
+
+        The rename is idempotent, and the key it names is ours with its private key in hand, so a transient
+        failure (a round of refusals, 5xx or a lost answer) is worth another round rather than revoking a
+        good key. All rounds share one operation time budget.
+        """
+        with client.operation():
+            for round_ in range(1, RENAME_ROUNDS + 1):
+                try:
+                    return client.update_key(tenant_id, public_key, roles, name)
+                except _TRANSIENT as exc:
+                    if round_ == RENAME_ROUNDS:
+                        raise
+                    log.info("renaming key %s to %r (round %d): %s; trying again", public_key, name, round_,
+                             exc.status)
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _revoke_named(client: ImburseClient, tenant_id: str, name: str, *, keep: str | None = None) -> int:

@@ -36,11 +36,12 @@ class FailingService:
 
     ``lose_answers``: the next N creates are carried out, then their answer is lost (a 504).
     ``fail``: names of calls (``list_keys``, ``delete_key``, ``update_key``) that fail with HTTP 500, as they do
-    after the transport retried them for the whole budget.
+    after the transport retried them for all its attempts; ``fail_first``: calls that fail so only the first time.
     """
 
-    def __init__(self, real: ImburseClient, *, lose_answers: int = 0, fail: tuple[str, ...] = ()) -> None:
-        self.real, self.lose_answers, self.fail = real, lose_answers, set(fail)
+    def __init__(self, real: ImburseClient, *, lose_answers: int = 0, fail: tuple[str, ...] = (),
+                 fail_first: tuple[str, ...] = ()) -> None:
+        self.real, self.lose_answers, self.fail, self.fail_first = real, lose_answers, set(fail), set(fail_first)
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -50,7 +51,7 @@ class FailingService:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             self.calls.append(name)
-            if name in self.fail:
+            if name in self.fail or (name in self.fail_first and self.calls.count(name) == 1):
                 raise ServerError("injected: internal server error", status=500, method="GET", path="/injected")
             return attr(*args, **kwargs)
 
@@ -140,8 +141,18 @@ def test_a_key_that_cannot_be_named_is_revoked_and_nothing_is_recorded(
     failing = FailingService(api, fail=("update_key",))
     with pytest.raises(ImburseAPIError) as err:
         create(provider_with(monkeypatch, failing), tenant, name="ci")
+    assert failing.calls.count("update_key") == tenant_key.RENAME_ROUNDS == 2
     assert live(api, tenant) == {}
     assert "it was revoked, so nothing is left behind" in str(err.value)
+
+
+def test_a_rename_that_fails_one_round_of_retries_is_given_another(
+        monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
+    failing = FailingService(api, fail_first=("update_key",))
+    outs = create(provider_with(monkeypatch, failing), tenant, name="ci")
+    assert failing.calls[:3] == ["create_key", "update_key", "update_key"]
+    assert live(api, tenant) == {outs["publicKey"]: "ci"}
+    assert outs["name"] == "ci" and outs["privateKey"]
 
 
 def test_a_key_that_can_be_neither_named_nor_revoked_is_named_in_the_error(
