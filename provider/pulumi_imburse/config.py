@@ -26,12 +26,14 @@ PRODUCTION_URL: Final = "https://api.imbursepayments.com"
 
 @dataclass(frozen=True)
 class Setting:
-    """One provider setting: its stack-config key, environment variable and default."""
+    """One provider setting: its stack-config key, environment variable, default and what it is."""
 
     name: str
     env: str
     default: str | None = None
     secret: bool = False
+    description: str = ""
+    """What the setting is (the plugin's schema shows it for the provider's config and inputs)."""
 
     @property
     def config_key(self) -> str:
@@ -39,13 +41,14 @@ class Setting:
         return f"{NAMESPACE}:{self.name}"
 
 
-BASE_URL: Final = Setting("baseUrl", "IMBURSE_BASE_URL", SANDBOX_URL)
-PUBLIC_KEY: Final = Setting("publicKey", "IMBURSE_PUBLIC_KEY")
-"""The account API key's public key (required for any API call)."""
-PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True)
-"""The account API key's private key (required; set it with ``pulumi config set --secret``)."""
-ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID")
-"""The account id, sent as ``x-account-id`` (optional)."""
+BASE_URL: Final = Setting("baseUrl", "IMBURSE_BASE_URL", SANDBOX_URL, description="The Imburse API's base URL.")
+PUBLIC_KEY: Final = Setting("publicKey", "IMBURSE_PUBLIC_KEY",
+                            description="The account API key's public key (required for any API call).")
+PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True,
+                             description="The account API key's private key (required; a secret: set it with "
+                                         "``pulumi config set --secret``).")
+ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID",
+                            description="The account id, sent as ``x-account-id`` (optional).")
 
 SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID)
 

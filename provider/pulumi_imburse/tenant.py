@@ -77,9 +77,9 @@ class TenantArgs:
     ) -> None:
         """
         :param name: the tenant's name. Changes in place.
-        :param address: a :class:`TenantAddressArgs`, or a mapping with the API's camelCase
-            (``streetAddress``) or snake_case (``street_address``) keys; fields not given are empty.
-            Changes in place.
+        :param address: the tenant's postal address; fields not given are empty. Changes in place.
+            In Python: a :class:`TenantAddressArgs`, or a mapping with the API's camelCase
+            (``streetAddress``) or snake_case (``street_address``) keys.
         :param adopt_tenant_id: the id (a GUID) of an existing tenant to take over at the first create
             instead of creating one. Its name must equal ``name`` and its address must equal ``address``
             (fields not given are empty); otherwise the create fails and nothing changes. A create-time

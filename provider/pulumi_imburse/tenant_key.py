@@ -193,7 +193,7 @@ class TenantKeyArgs:
         :param name: the key's name (at most 100 characters; names need not be unique); default: the
             resource name plus ``-`` and 8 random hex digits, the resource name cut to its first 91 characters
             so the whole fits. Changes in place. Names of the form ``pulumi-pending-<32 hex digits>`` are
-            reserved (a key being created carries one, see the module docs).
+            reserved (a key being created carries one).
             With ``adopt_public_key`` and no ``name``, the adopted key keeps its name, unmanaged.
         :param keepers: arbitrary strings; any change replaces (rotates) the key.
         :param rotation_days: once the key is this many days old (by the service's ``createdAt``), the

@@ -1,0 +1,264 @@
+"""The Pulumi package schema of the ``imburse`` provider plugin, generated from the core's facts.
+
+Every name, description, role and default in ``schema.json`` comes from the core: the wire names and
+replacement rules of :mod:`pulumi_imburse.tenant_key` and :mod:`pulumi_imburse.tenant`, the inputs' docstrings
+(``TenantKeyArgs``, ``TenantArgs``) and the outputs' attribute docstrings, the role vocabulary of
+:mod:`pulumi_imburse.roles` and the settings table of :mod:`pulumi_imburse.config`. ``schema.json`` is kept in
+the repository (and shipped as package data, which ``GetSchema`` serves); regenerate it with::
+
+    python -m pulumi_imburse.plugin.schema            # writes provider/pulumi_imburse/plugin/schema.json
+    python -m pulumi_imburse.plugin.schema --check    # exit status 1 if the committed file is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.metadata
+import inspect
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from .. import config as settings
+from .. import tenant, tenant_key
+from ..models import ADDRESS_FIELDS
+from ..roles import TENANT_ROLES
+
+PACKAGE: Final = "imburse"
+"""The package name: resource tokens are ``imburse:index:<Type>``, the plugin ``pulumi-resource-imburse``."""
+TENANT_KEY_TOKEN: Final = f"{PACKAGE}:index:TenantKey"
+TENANT_TOKEN: Final = f"{PACKAGE}:index:Tenant"
+PROVIDER_TOKEN: Final = f"pulumi:providers:{PACKAGE}"
+ROLE_TOKEN: Final = f"{PACKAGE}:index:TenantRole"
+ADDRESS_TOKEN: Final = f"{PACKAGE}:index:TenantAddress"
+
+NODEJS_PACKAGE: Final = "@pulumi-imburse/imburse"
+PYTHON_PACKAGE: Final = "pulumi_imburse_sdk"
+"""The generated Python SDK's package (``pulumi_imburse`` is this package: the core and the dynamic resources)."""
+GO_IMPORT_BASE: Final = "github.com/pulumi-imburse/pulumi-imburse/sdk/go/imburse"
+CSHARP_NAMESPACE: Final = "PulumiImburse"
+
+SCHEMA_PATH: Final = Path(__file__).with_name("schema.json")
+
+def version() -> str:
+    """The package version (the plugin's version, and the schema's)."""
+    return importlib.metadata.version("pulumi-imburse")
+
+
+def _text(doc: str, py_names: Mapping[str, str]) -> str:
+    """A docstring fragment in the schema's language-neutral form: wire names, Markdown code spans, one line."""
+    wire = {py: w for w, py in py_names.items()}
+    doc = re.sub(r":(?:class|func|mod|data|meth):`~?([\w.]+)`", lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", doc)
+    doc = re.sub(r"``([^`]+)``", lambda m: f"`{wire.get(m.group(1), m.group(1))}`", doc)
+    return " ".join(doc.split())
+
+
+def _param_docs(args_cls: type[Any], py_names: Mapping[str, str]) -> dict[str, str]:
+    """``{wire name: description}`` from the ``:param name:`` entries of ``args_cls.__init__``'s docstring."""
+    doc = inspect.cleandoc(args_cls.__init__.__doc__ or "")
+    wire = {py: w for w, py in py_names.items()}
+    found = re.findall(r":param (\w+):(.*?)(?=\n:param |\Z)", doc, flags=re.S)
+    # "In Python: ..." ends a description with what only the Python SDK's classes accept.
+    return {wire.get(py, py): _text(body.split("In Python:")[0], py_names) for py, body in found}
+
+
+def _attribute_docs(resource_cls: type[Any], py_names: Mapping[str, str]) -> dict[str, str]:
+    """``{wire name: description}`` from the attribute docstrings of ``resource_cls`` (read from its source)."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(resource_cls)))
+    cls = tree.body[0]
+    assert isinstance(cls, ast.ClassDef)
+    wire = {py: w for w, py in py_names.items()}
+    docs: dict[str, str] = {}
+    for node, after in zip(cls.body, cls.body[1:], strict=False):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[wire.get(node.target.id, node.target.id)] = _text(after.value.value, py_names)
+    return docs
+
+
+def _key_replacement(prop: str) -> str:
+    """What an output's change means for a TenantKey, from the replacement rules of :mod:`pulumi_imburse.tenant_key`."""
+    causes = ", ".join(f"`{p}`" for p in tenant_key.REPLACE_ON)
+    if prop in tenant_key.REPLACE_ON:
+        return "A change forces a replacement (a new key, then the old one revoked)."
+    if prop == "rotationDays":
+        return ("Once the key is this old, the next update forces a replacement; a change of the number alone "
+                "changes nothing in Imburse.")
+    if prop in tenant_key.INPUTS:
+        return "A change updates the key in place (no replacement)."
+    return (f"Output: a new value only when the key is replaced (a change of {causes}, or `rotationDays` "
+            "running out).")
+
+
+def _tenant_replacement(prop: str) -> str:
+    """What an output's change means for a Tenant (nothing replaces a tenant, see :mod:`pulumi_imburse.tenant`)."""
+    if prop in tenant.INPUTS:
+        return "A change updates the tenant in place; nothing forces a replacement."
+    return "Output, fixed for the tenant's life: nothing forces a replacement."
+
+
+def _describe(doc: str, replacement: str) -> str:
+    doc = doc.strip()
+    if doc and doc[0].islower():
+        doc = doc[0].upper() + doc[1:]
+    return f"{doc} {replacement}".strip()
+
+
+def _enum_name(value: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", value) if part)
+
+
+def _key_types() -> dict[str, dict[str, Any]]:
+    return {
+        "tenantId": {"type": "string"},
+        "roles": {"type": "array", "items": {"$ref": f"#/types/{ROLE_TOKEN}"}},
+        "name": {"type": "string"},
+        "namePrefix": {"type": "string"},
+        "keepers": {"type": "object", "additionalProperties": {"type": "string"}},
+        "rotationDays": {"type": "integer"},
+        "adoptPublicKey": {"type": "string"},
+        "accountId": {"type": "string"},
+        "publicKey": {"type": "string"},
+        "privateKey": {"type": "string", "secret": True},
+        "createdAt": {"type": "string"},
+    }
+
+
+def _tenant_key() -> dict[str, Any]:
+    py = tenant_key._PY_NAMES
+    params = _param_docs(tenant_key.TenantKeyArgs, py)
+    attrs = _attribute_docs(tenant_key.TenantKey, py)
+    types = _key_types()
+    inputs = [p for p in tenant_key.INPUTS if p != "namePrefix"]  # namePrefix: the resource name, never given
+    outputs = [p for p in tenant_key.OUTPUTS if p not in tenant_key.CREATE_ONLY]
+
+    def prop(p: str, doc: str, *, says_replacement: bool = False) -> dict[str, Any]:
+        return {**types[p], "description": _describe(doc, "" if says_replacement else _key_replacement(p))}
+
+    return {
+        "description": _text(inspect.cleandoc(tenant_key.__doc__ or "").split("\n\n")[0], py)
+        + " The resource id is `<tenantId>/<publicKey>`; import an existing key with "
+          f"`pulumi import {TENANT_KEY_TOKEN} <name> <tenantId>/<publicKey>` (its private key stays unknown: "
+          "`privateKey` is empty until a rotation).",
+        # An input's docstring says what its change does (tests/plugin/test_schema.py checks it does).
+        "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
+        "requiredInputs": ["tenantId", "roles"],
+        "properties": {p: prop(p, attrs[p]) for p in outputs},
+        "required": ["tenantId", "roles", "name", "accountId", "publicKey", "privateKey", "createdAt"],
+    }
+
+
+def _tenant() -> dict[str, Any]:
+    py = tenant._PY_NAMES
+    params = _param_docs(tenant.TenantArgs, py)
+    attrs = _attribute_docs(tenant.Tenant, py)
+    types: dict[str, dict[str, Any]] = {
+        "name": {"type": "string"}, "address": {"$ref": f"#/types/{ADDRESS_TOKEN}"},
+        "adoptTenantId": {"type": "string"}, "tenantId": {"type": "string"}, "accountId": {"type": "string"},
+    }
+    inputs = [*tenant.INPUTS, *tenant.CREATE_ONLY]
+    outputs = [p for p in tenant.OUTPUTS if p not in tenant.CREATE_ONLY]
+
+    def prop(p: str, doc: str, *, says_replacement: bool = False) -> dict[str, Any]:
+        return {**types[p], "description": _describe(doc, "" if says_replacement else _tenant_replacement(p))}
+
+    return {
+        "description": _text(inspect.cleandoc(tenant.__doc__ or "").split("\n\n")[0], py)
+        + f" The resource id is the tenant id; import an existing tenant with `pulumi import {TENANT_TOKEN} <name> "
+          "<tenantId>`. Deleting the resource deletes the tenant and every key in it: protect tenants.",
+        "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
+        "requiredInputs": ["name"],
+        "properties": {p: prop(p, attrs[p]) for p in outputs},
+        "required": ["name", "address", "tenantId", "accountId"],
+    }
+
+
+def _setting(s: settings.Setting) -> dict[str, Any]:
+    fallback = f"Default: environment variable `{s.env}`" + (f", else `{s.default}`." if s.default else ".")
+    entry: dict[str, Any] = {"type": "string", "description": f"{_text(s.description, {})} {fallback} "
+                             "A change of it never replaces a resource."}
+    if s.secret:
+        entry["secret"] = True
+    return entry
+
+
+def generate() -> dict[str, Any]:
+    """The package schema as a JSON-ready dict."""
+    config = {s.name: _setting(s) for s in settings.SETTINGS}
+    address = {
+        f: {"type": "string", "description": f"`{f}`: free text; empty when not given. A change updates the tenant "
+                                             "in place."}
+        for f in ADDRESS_FIELDS
+    }
+    return {
+        "name": PACKAGE,
+        "displayName": "Imburse",
+        "version": version(),
+        "description": "Imburse tenants and tenant API keys as code: a native provider for every Pulumi language.",
+        "keywords": ["pulumi", "imburse", "category/utility", "kind/native"],
+        "license": "Apache-2.0",
+        "publisher": "pulumi-imburse",
+        "repository": "https://github.com/pulumi-imburse/pulumi-imburse",
+        "meta": {"moduleFormat": "(.*)"},
+        "language": {
+            "csharp": {"rootNamespace": CSHARP_NAMESPACE, "packageReferences": {"Pulumi": "3.*"},
+                       "respectSchemaVersion": True},
+            "go": {"importBasePath": GO_IMPORT_BASE, "generateResourceContainerTypes": True,
+                   "respectSchemaVersion": True},
+            "nodejs": {"packageName": NODEJS_PACKAGE, "dependencies": {"@pulumi/pulumi": "^3.0.0"},
+                       "respectSchemaVersion": True},
+            "python": {"packageName": PYTHON_PACKAGE, "requires": {"pulumi": ">=3.0.0,<4.0.0"},
+                       "pyproject": {"enabled": True}, "respectSchemaVersion": True},
+        },
+        "config": {"variables": config},
+        "provider": {
+            "description": "The Imburse provider: the credentials of one Imburse account. Declare several (explicit "
+                           "providers) to manage several accounts in one stack; the default provider reads stack "
+                           f"config `{settings.NAMESPACE}:*` and the `IMBURSE_*` environment variables.",
+            "inputProperties": config,
+            "properties": {k: v for k, v in config.items() if k != settings.PRIVATE_KEY.name},
+        },
+        "types": {
+            ROLE_TOKEN: {
+                "type": "string",
+                "description": "A tenant API key's role.",
+                "enum": [{"name": _enum_name(r), "value": r} for r in TENANT_ROLES],
+            },
+            ADDRESS_TOKEN: {
+                "type": "object",
+                "description": "A tenant's postal address. Every field is optional free text.",
+                "properties": address,
+            },
+        },
+        "resources": {TENANT_TOKEN: _tenant(), TENANT_KEY_TOKEN: _tenant_key()},
+    }
+
+
+def render() -> str:
+    """The schema as ``schema.json`` holds it."""
+    return json.dumps(generate(), indent=2, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write ``schema.json`` (or, with ``--check``, tell whether it is up to date)."""
+    parser = argparse.ArgumentParser(prog="python -m pulumi_imburse.plugin.schema", description=__doc__.split("\n")[0])
+    parser.add_argument("--check", action="store_true", help="fail if schema.json differs from the generated schema")
+    parser.add_argument("--out", type=Path, default=SCHEMA_PATH, help="where to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        if not args.out.exists() or args.out.read_text() != text:
+            print(f"{args.out} is stale: run python -m pulumi_imburse.plugin.schema", file=sys.stderr)
+            return 1
+        return 0
+    args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
