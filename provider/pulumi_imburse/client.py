@@ -226,8 +226,14 @@ class ImburseClient:
 
     @classmethod
     def from_credentials(cls, creds: Credentials, **kwargs: Any) -> ImburseClient:
-        """A client for resolved :class:`~pulumi_imburse.config.Credentials` (raises if any is missing)."""
+        """A client for resolved :class:`~pulumi_imburse.config.Credentials`.
+
+        Raises :class:`~pulumi_imburse.errors.ConfigurationError`, naming the config key and the environment
+        variable, if a credential is missing or a setting is malformed (:meth:`Credentials.check`), before any
+        request.
+        """
         public_key, private_key = creds.require()
+        creds.check()
         return cls(creds.base_url, public_key, private_key, account_id=creds.account_id, **kwargs)
 
     def __repr__(self) -> str:

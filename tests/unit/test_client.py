@@ -13,8 +13,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pulumi_imburse.client import REFRESH_SHARE, _display_url, _TokenCache, token_refresh_at
-from pulumi_imburse.errors import ServerError, TokenExchangeError
+from pulumi_imburse.client import REFRESH_SHARE, ImburseClient, _display_url, _TokenCache, token_refresh_at
+from pulumi_imburse.config import resolve
+from pulumi_imburse.errors import ConfigurationError, ServerError, TokenExchangeError
 from pulumi_imburse.models import AccessToken
 
 pytestmark = pytest.mark.unit
@@ -201,3 +202,28 @@ def test_a_caller_arriving_after_a_failure_tries_again() -> None:
 ])
 def test_urls_in_messages_never_carry_credentials(url: str, shown: str) -> None:
     assert _display_url(url) == shown
+
+
+# ---------------------------------------------------------------- building a client from settings
+
+
+@pytest.mark.parametrize(("settings", "named"), [
+    ({"imburse:baseUrl": "localhost:8080"}, "imburse:baseUrl (or environment variable IMBURSE_BASE_URL)"),
+    ({"imburse:privateKey": "not base64!"}, "imburse:privateKey (or environment variable IMBURSE_PRIVATE_KEY)"),
+    ({"imburse:publicKey": ""}, "imburse:publicKey or environment variable IMBURSE_PUBLIC_KEY"),
+])
+def test_a_client_is_built_only_from_well_formed_credentials(settings: dict[str, str], named: str) -> None:
+    config = {"imburse:baseUrl": "http://127.0.0.1:9", "imburse:publicKey": "3b0e6c1d-6f1a-4c8e-9a51-2d6f0f7f4e21",
+              "imburse:privateKey": "c2VjcmV0", **settings}
+    with pytest.raises(ConfigurationError) as err:
+        ImburseClient.from_credentials(resolve(config, {}))
+    assert named in str(err.value)
+    assert "not base64!" not in str(err.value)
+
+
+
+def test_well_formed_credentials_make_a_client_without_any_request() -> None:
+    config = {"imburse:baseUrl": "http://127.0.0.1:9/", "imburse:publicKey": "3b0e6c1d-6f1a-4c8e-9a51-2d6f0f7f4e21",
+              "imburse:privateKey": "c2VjcmV0\n"}  # port 9 (discard): nothing listens, nothing is sent
+    with ImburseClient.from_credentials(resolve(config, {})) as client:
+        assert client.base_url == "http://127.0.0.1:9"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from pulumi_imburse.config import (
@@ -61,3 +61,56 @@ def test_missing_credentials_name_both_ways_to_set_each() -> None:
                    "IMBURSE_PRIVATE_KEY"):
         assert needle in text
     assert resolve({"imburse:publicKey": "p", "imburse:privateKey": "k"}, {}).require() == ("p", "k")
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"imburse:privateKey": "c2VjcmV0"},
+     "missing Imburse credentials: set stack config imburse:publicKey or environment variable IMBURSE_PUBLIC_KEY"),
+    ({"imburse:publicKey": "p"},
+     "missing Imburse credentials: set stack config imburse:privateKey (with --secret) or environment variable "
+     "IMBURSE_PRIVATE_KEY"),
+    ({},
+     "missing Imburse credentials: set stack config imburse:publicKey or environment variable IMBURSE_PUBLIC_KEY; "
+     "set stack config imburse:privateKey (with --secret) or environment variable IMBURSE_PRIVATE_KEY"),
+])
+def test_missing_credentials_message_word_for_word(config: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        resolve(config, {}).require()
+    assert str(err.value) == message
+
+
+def test_every_malformed_setting_is_named_in_one_message() -> None:
+    creds = resolve({"imburse:baseUrl": "sandbox-api.imbursepayments.com", "imburse:privateKey": "not base64!"}, {})
+    with pytest.raises(ConfigurationError) as err:
+        creds.check()
+    assert str(err.value) == (
+        "stack config imburse:baseUrl (or environment variable IMBURSE_BASE_URL) must be an http:// or https:// "
+        "URL such as https://sandbox-api.imbursepayments.com, got 'sandbox-api.imbursepayments.com'; "
+        "stack config imburse:privateKey (or environment variable IMBURSE_PRIVATE_KEY) is not valid base64 (its "
+        "value is not shown): set the account API key's private key exactly as Imburse gave it")
+
+
+@pytest.mark.parametrize("private_key", ["c2VjcmV0 c2VjcmV0", "c2VjcmV0\nc2VjcmV0", "c2Vj*cmV0"])
+def test_a_private_key_with_characters_base64_does_not_have_is_refused(private_key: str) -> None:
+    # A lenient decoder would drop the stray characters and sign with a different key.
+    with pytest.raises(ConfigurationError, match="imburse:privateKey"):
+        resolve({"imburse:privateKey": private_key}, {}).check()
+
+
+@pytest.mark.parametrize(("base_url", "shown"), [
+    ("ftp://user:hunter22@example.com", "ftp://***@example.com"),
+    ("ftp://user:p@ss@example.com/x", "ftp://***@example.com/x"),   # an '@' in the password
+    ("ftp://a@b@c@example.com", "ftp://***@example.com"),
+])
+def test_a_base_url_is_shown_without_its_userinfo(base_url: str, shown: str) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        resolve({"imburse:baseUrl": base_url}, {}).check()
+    assert str(err.value).endswith(f", got {shown!r}")
+
+
+@given(st.text(alphabet="abcXYZ/-_.", max_size=20), st.integers(min_value=0, max_value=3))
+@example("PREFIX", 1)
+def test_only_trailing_slashes_are_taken_off_the_base_url(path: str, slashes: int) -> None:
+    assume(not path.endswith("/"))
+    base = f"https://imburse.example/{path}"
+    assert resolve({"imburse:baseUrl": base + "/" * slashes}, {}).base_url == base.rstrip("/")

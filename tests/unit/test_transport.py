@@ -3,6 +3,7 @@ long, and which urllib3 the code needs."""
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -298,3 +299,204 @@ def test_the_retry_object_carries_the_policy(attempts: int, factor: float, jitte
     # the last answer stands (the client turns it into a typed error) rather than urllib3 raising
     assert retry.raise_on_status is False and retry.raise_on_redirect is False
     assert (retry.max_elapsed, retry.connect_budget) == (budget, connect_budget)
+
+
+# ---------------------------------------------------------------- what a retry records, says and waits
+
+
+URL = "/v1/account/tenants"
+
+
+def _fresh(policy: RetryPolicy | None = None, *, total: float = 60, connect: float = 60) -> ImburseRetry:
+    now = time.monotonic()
+    return make_retry(policy or RetryPolicy()).new(deadlines=Deadlines(total=now + total, connect=now + connect))
+
+
+def _raised_in_the_driver() -> tuple[ReadTimeoutError, Any]:
+    def read_the_answer() -> None:
+        raise ReadTimeoutError(None, URL, "read timed out")  # type: ignore[arg-type]
+
+    try:
+        read_the_answer()
+    except ReadTimeoutError as exc:
+        return exc, exc.__traceback__
+    raise AssertionError("unreachable")
+
+
+def test_each_attempt_is_recorded_with_its_method_url_and_answer() -> None:
+    retry = _fresh().increment("GET", URL, response=HTTPResponse(status=503))
+    retry = retry.increment("PUT", URL + "/x", error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
+    first, second = retry.history
+    assert (first.method, first.url, first.status, first.error) == ("GET", URL, 503, None)
+    assert (second.method, second.url, second.status) == ("PUT", URL + "/x", None)
+    assert isinstance(second.error, ReadTimeoutError)
+    # A 503 spends one of the status retries, a read timeout one of the read retries.
+    assert (retry.total, retry.status, retry.read, retry.connect) == (7, 8, 8, 9)
+
+
+def test_a_read_timeout_of_an_idempotent_request_is_retried() -> None:
+    retry = _fresh().increment("GET", URL, error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
+    assert not retry.is_exhausted() and retry.read == 8
+
+
+def test_a_post_read_timeout_is_raised_with_its_original_traceback() -> None:
+    error, traceback = _raised_in_the_driver()
+    with pytest.raises(ReadTimeoutError) as raised:
+        _fresh().increment("POST", URL, error=error, _stacktrace=traceback)
+    assert raised.value is error
+    frames = []
+    tb = raised.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert "read_the_answer" in frames  # where the driver failed, not only where the retry re-raised it
+
+
+def test_a_connection_failure_is_retried_while_the_connect_budget_lasts() -> None:
+    retry = _fresh(connect=5).increment("GET", URL, error=_connect_error())
+    assert not retry.is_exhausted() and retry.connect == 8
+
+
+def test_a_read_failure_does_not_stop_at_the_connect_budget() -> None:
+    # The service was reached: only a failure to connect is bound by the (short) connect budget.
+    retry = _fresh(connect=-0.1).increment("GET", URL, error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
+    assert not retry.is_exhausted() and retry.time_left() > 50
+
+
+def test_half_a_second_left_still_allows_a_retry() -> None:
+    retry = _fresh(total=0.5)
+    assert not retry.is_exhausted()
+    assert not retry.increment("GET", URL, response=HTTPResponse(status=503)).is_exhausted()
+
+
+def test_the_answer_that_ends_the_retries_names_the_request_and_why() -> None:
+    pool = object()
+    retry = _fresh(total=5)
+    with pytest.raises(MaxRetryError) as raised:
+        retry.increment("GET", URL, response=HTTPResponse(status=429, headers={"Retry-After": "30"}),
+                        _pool=pool)
+    assert raised.value.pool is pool and raised.value.url == URL
+    assert str(raised.value.reason) == "Retry-After 30 s is past the time budget"
+    spent = make_retry(RetryPolicy(attempts=1))
+    with pytest.raises(MaxRetryError) as raised:
+        spent.increment("GET", URL, response=HTTPResponse(status=503), _pool=pool)
+    assert raised.value.pool is pool and raised.value.url == URL
+
+
+def test_every_retry_is_logged_with_its_request_its_cause_and_the_budget_left(caplog: pytest.LogCaptureFixture
+                                                                             ) -> None:
+    caplog.set_level("INFO", logger=transport.__name__)
+    retry = _fresh(total=30)
+    retry = retry.increment("GET", URL, response=HTTPResponse(status=503))
+    retry = retry.increment("PUT", URL, error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
+    retry.increment("DELETE", URL)  # neither an answer nor an error
+    pattern = r"(GET|PUT|DELETE) /v1/account/tenants: (.*); retrying \((\d+\.\d) s of the budget left\)"
+    found = [re.fullmatch(pattern, m) for m in caplog.messages]
+    assert all(found), caplog.messages
+    assert [(m.group(1), m.group(2)) for m in found if m] == [
+        ("GET", "HTTP 503"), ("PUT", "ReadTimeoutError"), ("DELETE", "?")]
+    assert all(29 <= float(m.group(3)) <= 30 for m in found if m)
+
+
+def test_the_first_retry_is_immediate_then_the_backoff_grows(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "pause", slept.append)
+    retry = _fresh(RetryPolicy(backoff_factor=0.2, backoff_jitter=0))
+    for _ in range(4):
+        retry = retry.increment("GET", URL, error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
+        retry.sleep()
+    assert slept == [0.4, 0.8, 1.6]  # urllib3's backoff: none after the first failure, then factor * 2^(n-1)
+
+
+def test_a_backoff_under_a_second_is_still_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "pause", slept.append)
+    retry = _fresh(RetryPolicy(backoff_factor=0.1, backoff_jitter=0))
+    retry = retry.increment("GET", URL, response=HTTPResponse(status=503))
+    retry = retry.increment("GET", URL, response=HTTPResponse(status=503))
+    retry.sleep(HTTPResponse(status=503))  # no Retry-After: the backoff
+    assert slept == [0.2]
+
+
+def test_the_last_half_second_of_the_budget_is_still_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "pause", slept.append)
+    _fresh(total=0.5).sleep(HTTPResponse(status=503, headers={"Retry-After": "2"}))
+    assert len(slept) == 1 and 0.4 < slept[0] <= 0.5
+
+
+def test_retry_after_is_ignored_when_the_policy_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "pause", slept.append)
+    now = time.monotonic()
+    retry = ImburseRetry(total=3, backoff_factor=1, backoff_jitter=0, respect_retry_after_header=False,
+                         deadlines=Deadlines(now + 60, now + 60))
+    retry = retry.increment("GET", URL, response=HTTPResponse(status=503))
+    retry = retry.increment("GET", URL, response=HTTPResponse(status=503))
+    retry.sleep(HTTPResponse(status=503, headers={"Retry-After": "20"}))
+    assert slept == [2.0]
+
+
+def test_a_retry_object_keeps_its_policy_through_every_attempt() -> None:
+    retry = make_retry(RetryPolicy(max_elapsed=7, connect_budget=2))
+    for _ in range(3):
+        retry = retry.new()
+        assert (retry.max_elapsed, retry.connect_budget) == (7, 2)
+    assert retry.deadlines is not None and retry.deadlines.connect < retry.deadlines.total
+
+
+def test_a_retry_made_by_hand_has_the_policy_defaults_and_takes_urllib3_arguments() -> None:
+    policy = RetryPolicy()
+    retry = ImburseRetry(3)
+    assert retry.total == 3
+    assert (retry.max_elapsed, retry.connect_budget) == (policy.max_elapsed, policy.connect_budget)
+
+
+# ---------------------------------------------------------------- the policy's own backoff (repeat)
+
+
+@pytest.mark.parametrize(("failures", "rand", "wait"), [
+    (0, 0.5, 0.0), (1, 0.0, 0.2), (1, 0.5, 0.3), (2, 0.0, 0.4), (3, 0.0, 0.8), (3, 0.25, 0.85), (4, 0.0, 1.6),
+    (10, 0.0, 10.0), (10, 0.9, 10.0)])
+def test_backoff_values(failures: int, rand: float, wait: float) -> None:
+    # factor 0.2 doubled per failure, plus up to 0.2 s of jitter, at most 10 s
+    assert RetryPolicy(backoff_factor=0.2, backoff_jitter=0.2, backoff_max=10).backoff(failures, rand) == \
+        pytest.approx(wait)
+
+
+def test_backoff_without_a_cap_never_overflows() -> None:
+    assert RetryPolicy(backoff_max=math.inf, backoff_jitter=0).backoff(100_000) == pytest.approx(0.2 * 2.0 ** 64)
+
+
+def test_a_policy_without_attempts_says_so() -> None:
+    with pytest.raises(ValueError) as raised:
+        RetryPolicy(attempts=0)
+    assert str(raised.value) == "RetryPolicy.attempts must be at least 1"
+
+
+def test_a_spent_budget_has_nothing_left() -> None:
+    now = [100.0]
+    budget = transport.Budget(2, clock=lambda: now[0])
+    now[0] = 101.5
+    assert budget.remaining() == pytest.approx(0.5) and budget.elapsed() == pytest.approx(1.5)
+    now[0] = 103.0
+    assert budget.remaining() == 0.0 and budget.elapsed() == pytest.approx(3.0)
+
+
+def test_repeat_logs_each_retry_and_its_wait(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+                                            ) -> None:
+    caplog.set_level("INFO", logger=transport.__name__)
+    slept: list[float] = []
+    monkeypatch.setattr(transport, "pause", slept.append)
+    results: Iterator[Exception | str] = iter([Flaky(), Flaky(), "token"])
+
+    def attempt() -> str:
+        r = next(results)
+        if isinstance(r, Exception):
+            raise r
+        return r
+
+    policy = RetryPolicy(backoff_factor=0.25, backoff_jitter=0)
+    assert repeat(attempt, policy=policy, retryable=lambda e: isinstance(e, Flaky)) == "token"
+    assert slept == [0.25, 0.5]
+    assert caplog.messages == ["Flaky; trying again in 0.25 s", "Flaky; trying again in 0.50 s"]
