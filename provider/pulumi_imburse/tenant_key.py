@@ -336,7 +336,7 @@ class TenantKeyProvider(ImburseProvider):
         _mark_existing(news)
         replaces = [k for k in REPLACE_ON if _changed(_id_key(olds.get(k)) if k == "tenantId" else olds.get(k),
                                                       _id_key(news.get(k)) if k == "tenantId" else news.get(k))]
-        if "rotationDays" not in replaces and _rotation_due(olds.get("createdAt"), news.get("rotationDays")):
+        if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays")):
             replaces.append("rotationDays")
         updates = [
             k for k in ("name", "rotationDays")
@@ -357,7 +357,7 @@ class TenantKeyProvider(ImburseProvider):
             return self._adopt(tenant_id, str(adopt), props)
         # A name-less adopted declaration being replaced (a rotation) gets a generated name.
         name = str(props.get("name") or _autoname({}, props))
-        key = self._create_key(tenant_id, roles, name)
+        key = create_key(self.client, tenant_id, roles, name)
         return CreateResult(f"{tenant_id}/{key.public_key}", _outputs({**props, "name": name}, key,
                                                                        key.private_key or ""))
 
@@ -386,20 +386,8 @@ class TenantKeyProvider(ImburseProvider):
         )
         return CreateResult(f"{tenant_id}/{key.public_key}", _outputs(props, key, ""))
 
-    def _create_key(self, tenant_id: str, roles: list[str], name: str) -> ApiKey:
-        """Create a key named ``name`` that only this create can have made (see the module docs)."""
-        client = self.client
-        pending = pending_name()
-        key, unknown = self._create_pending(client, tenant_id, roles, name, pending)
-        # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
-        try:
-            named = self._rename(client, tenant_id, key.public_key, roles, name)
-        except ImburseAPIError as exc:
-            raise self._unnamed(client, tenant_id, key, pending, name, exc) from None
-        self._sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown)
-        return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
-
-    def _create_pending(self, client: ImburseClient, tenant_id: str, roles: list[str], name: str,
+    @staticmethod
+    def _create_pending(client: ImburseClient, tenant_id: str, roles: list[str], name: str,
                         pending: str) -> tuple[ApiKey, bool]:
         """Create the key under the provisional name ``pending``: ``(key, whether an attempt was unknown)``.
 
@@ -424,7 +412,7 @@ class TenantKeyProvider(ImburseProvider):
                     # Not carried out (refused, not sent, no token): and whatever an earlier attempt made was revoked.
                     raise _create_error(exc, tenant_id, name, pending, tries=attempt) from None
                 try:
-                    self._revoke_named(client, tenant_id, pending)
+                    TenantKeyProvider._revoke_named(client, tenant_id, pending)
                 except ImburseAPIError as exc:
                     raise _create_error(last, tenant_id, name, pending, tries=attempt, left=exc) from None
         assert last is not None
@@ -490,7 +478,7 @@ class TenantKeyProvider(ImburseProvider):
         first = _SWEPT.claim(tenant_id)
         if not (first or own_leftovers):
             return
-        created = _parse_time(now) if now else None
+        created = parse_time(now) if now else None
         stale_before = created - dt.timedelta(seconds=PENDING_STALE_SECONDS) if created else None
         stale = 0
         try:
@@ -498,7 +486,7 @@ class TenantKeyProvider(ImburseProvider):
                 for k in client.list_keys(tenant_id):
                     if k.public_key == keep or not PENDING_NAME.fullmatch(k.name):
                         continue
-                    made = _parse_time(k.created_at) if k.created_at else None
+                    made = parse_time(k.created_at) if k.created_at else None
                     old = stale_before is not None and made is not None and made <= stale_before
                     if k.name == pending or old:
                         with contextlib.suppress(NotFoundError):
@@ -516,9 +504,8 @@ class TenantKeyProvider(ImburseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id, public_key = _parse_id(id_)
-        try:
-            key = self.client.get_key(tenant_id, public_key)
-        except NotFoundError:
+        key = read_key(self.client, tenant_id, public_key)
+        if key is None:
             return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
         private_key = prior.get("privateKey")
@@ -568,10 +555,73 @@ class TenantKeyProvider(ImburseProvider):
                 "that replaces it (adopt_public_key still names it). It stays live and managed. To rotate "
                 "an adopted key, change its keepers.")
             return
-        try:
-            self.client.delete_key(tenant_id, public_key)
-        except NotFoundError:
-            pass  # already revoked: the goal is met
+        revoke_key(self.client, tenant_id, public_key)
+
+
+# ------------------------------------------------------------------ what other key resources reuse
+
+def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: str) -> ApiKey:
+    """Create a key named ``name`` that only this call can have made, with its private key.
+
+    The module docs tell how: a provisional name, reconciled by revoking only that name after an unknown
+    outcome, then the rename to ``name`` (a key that cannot be named is revoked), then the sweep of stale
+    leftovers. On failure it raises with nothing left behind that it could revoke (the error names any key it
+    could not). Every resource that makes tenant keys creates them through this function.
+    """
+    pending = pending_name()
+    key, unknown = TenantKeyProvider._create_pending(client, tenant_id, roles, name, pending)
+    # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
+    try:
+        named = TenantKeyProvider._rename(client, tenant_id, key.public_key, roles, name)
+    except ImburseAPIError as exc:
+        raise TenantKeyProvider._unnamed(client, tenant_id, key, pending, name, exc) from None
+    TenantKeyProvider._sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at,
+                             own_leftovers=unknown)
+    return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+
+
+def read_key(client: ImburseClient, tenant_id: str, public_key: str) -> ApiKey | None:
+    """The key as the service has it now, or ``None`` if it is gone (revoked, in Pulumi or outside it)."""
+    try:
+        return client.get_key(tenant_id, public_key)
+    except NotFoundError:
+        return None
+
+
+def revoke_key(client: ImburseClient, tenant_id: str, public_key: str) -> bool:
+    """Revoke a key; ``False`` if it was already gone (the goal is met either way)."""
+    try:
+        client.delete_key(tenant_id, public_key)
+    except NotFoundError:
+        return False
+    return True
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """An ISO 8601 timestamp (``Z`` or offset; naive means UTC), or ``None`` if it is not one."""
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def days_after(start: Any, days: Any) -> dt.datetime | None:
+    """``days`` after the timestamp ``start``; ``None`` if either is missing or unknown, or past the year 9999."""
+    if not start or days is None or is_unknown(days):
+        return None
+    began = parse_time(start)
+    try:
+        return began + dt.timedelta(days=float(days)) if began is not None else None
+    except OverflowError:  # past the year 9999 (a state from before Check bounded the days): never
+        return None
+
+
+def rotation_due(created_at: Any, rotation_days: Any, *, now: dt.datetime | None = None) -> bool:
+    """Whether a key created at ``created_at`` (the service's clock) is ``rotation_days`` old at ``now``
+    (default: the current time). No age or no period: never due."""
+    due = days_after(created_at, rotation_days)
+    return due is not None and (now or dt.datetime.now(dt.timezone.utc)) >= due
 
 
 # ------------------------------------------------------------------ helpers
@@ -636,26 +686,6 @@ def _roles_key(roles: Any) -> Any:
     if isinstance(roles, (list, tuple)) and not is_unknown(roles):
         return normalize_roles(list(roles))
     return roles
-
-
-def _parse_time(value: Any) -> dt.datetime | None:
-    """An ISO 8601 timestamp (``Z`` or offset; naive means UTC), or ``None`` if it is not one."""
-    try:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
-
-
-def _rotation_due(created_at: Any, rotation_days: Any) -> bool:
-    if not created_at or rotation_days is None or is_unknown(rotation_days):
-        return False
-    created = _parse_time(created_at)
-    try:
-        due = created + dt.timedelta(days=float(rotation_days)) if created is not None else None
-    except OverflowError:  # past the year 9999 (a state from before Check bounded rotationDays): never due
-        return False
-    return due is not None and dt.datetime.now(dt.timezone.utc) >= due
 
 
 def _with_message(exc: ImburseAPIError, message: str) -> ImburseAPIError:
