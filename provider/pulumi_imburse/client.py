@@ -53,6 +53,7 @@ from .roles import normalize_roles
 from .transport import (
     IDEMPOTENT_METHODS,
     NOT_ACTED_ON_STATUSES,
+    POOL_MAXSIZE,
     RETRY_STATUSES,
     Budget,
     BudgetSpent,
@@ -190,7 +191,7 @@ class ImburseClient:
         retry: RetryPolicy | None = None,
         routes: r.RouteTable = r.DEFAULT_ROUTES,
         token_refresh_margin: float = 30.0,
-        pool_maxsize: int = 32,
+        pool_maxsize: int = POOL_MAXSIZE,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required")

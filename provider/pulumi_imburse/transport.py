@@ -47,6 +47,9 @@ NOT_ACTED_ON_STATUSES: Final = frozenset({429, 503})
 
 IDEMPOTENT_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
+POOL_MAXSIZE: Final = 32
+"""Connections kept open to the service: more than the parallel steps the engine runs against one client."""
+
 URLLIB3_FEATURES: Final[Mapping[str, str]] = {
     "allowed_methods": "1.26.0",
     "backoff_max": "2.0.0",
@@ -286,7 +289,7 @@ def make_retry(policy: RetryPolicy) -> ImburseRetry:
 class ImburseAdapter(HTTPAdapter):
     """An ``HTTPAdapter`` that applies the retry policy within the current operation's time budget."""
 
-    def __init__(self, policy: RetryPolicy, *, pool_maxsize: int = 32) -> None:
+    def __init__(self, policy: RetryPolicy, *, pool_maxsize: int = POOL_MAXSIZE) -> None:
         self.policy = policy
         super().__init__(max_retries=make_retry(policy), pool_connections=4, pool_maxsize=pool_maxsize)
 
@@ -309,7 +312,7 @@ class ImburseAdapter(HTTPAdapter):
             _request.reset(token)
 
 
-def imburse_adapter(policy: RetryPolicy | None = None, *, pool_maxsize: int = 32) -> ImburseAdapter:
+def imburse_adapter(policy: RetryPolicy | None = None, *, pool_maxsize: int = POOL_MAXSIZE) -> ImburseAdapter:
     """An adapter carrying the retry policy and a connection pool sized for parallel steps."""
     return ImburseAdapter(policy or RetryPolicy(), pool_maxsize=pool_maxsize)
 

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import given
 from hypothesis import strategies as st
+from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 from urllib3.response import HTTPResponse
 
@@ -500,3 +502,88 @@ def test_repeat_logs_each_retry_and_its_wait(monkeypatch: pytest.MonkeyPatch, ca
     assert repeat(attempt, policy=policy, retryable=lambda e: isinstance(e, Flaky)) == "token"
     assert slept == [0.25, 0.5]
     assert caplog.messages == ["Flaky; trying again in 0.25 s", "Flaky; trying again in 0.50 s"]
+
+
+# ---------------------------------------------------------------- the adapter a client mounts
+
+
+class Sent:
+    """What ImburseAdapter hands to requests' own adapter (which would open the connection)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[dict[str, Any]] = []
+        monkeypatch.setattr(HTTPAdapter, "send", self._send)
+
+    def _send(self, request: requests.PreparedRequest, stream: bool = False,
+              timeout: Any = None, verify: Any = True, cert: Any = None, proxies: Any = None) -> str:
+        self.calls.append({"request": request, "stream": stream, "timeout": timeout, "verify": verify, "cert": cert,
+                           "proxies": proxies, "limits": transport._request.get(), "at": time.monotonic()})
+        return "answer"
+
+
+def _request(url: str = "https://sandbox-api.imbursepayments.com/v1/account/tenants") -> requests.PreparedRequest:
+    return requests.Request("GET", url).prepare()
+
+
+def test_an_adapter_retries_by_its_policy() -> None:
+    policy = RetryPolicy(attempts=4, max_elapsed=12, connect_budget=3)
+    adapter = transport.imburse_adapter(policy)
+    assert adapter.policy is policy
+    retry = adapter.max_retries
+    assert isinstance(retry, ImburseRetry)
+    assert (retry.total, retry.max_elapsed, retry.connect_budget) == (3, 12, 3)
+    assert transport.imburse_adapter().policy == RetryPolicy()
+
+
+def test_an_adapter_keeps_as_many_connections_as_asked() -> None:
+    url = "https://sandbox-api.imbursepayments.com"
+    for adapter, size in ((transport.imburse_adapter(pool_maxsize=7), 7),
+                          (transport.imburse_adapter(), transport.POOL_MAXSIZE)):
+        pool = adapter.poolmanager.connection_from_url(url)  # a pool of connections for the service, none open
+        assert pool.pool is not None and pool.pool.maxsize == size
+
+
+def test_a_request_within_an_operation_gets_what_is_left_of_its_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = Sent(monkeypatch)
+    adapter = transport.imburse_adapter(RetryPolicy(max_elapsed=60, connect_budget=5))
+    with operation_budget(10) as budget:
+        answer = adapter.send(_request(), stream=True, timeout=(3, 30), verify="/etc/ca.pem", cert="client.pem",
+                              proxies={"https": "http://proxy:3128"})
+    assert answer == "answer"  # type: ignore[comparison-overlap]
+    (call,) = sent.calls
+    assert call["request"].url == "https://sandbox-api.imbursepayments.com/v1/account/tenants"
+    assert (call["stream"], call["verify"], call["cert"], call["proxies"]) == (
+        True, "/etc/ca.pem", "client.pem", {"https": "http://proxy:3128"})
+    connect, read = call["timeout"]
+    assert connect == 3 and 9 < read <= 10  # the read timeout cut to the operation's 10 s
+    limits = call["limits"]
+    assert limits.total == budget.deadline
+    assert call["at"] < limits.connect <= call["at"] + 5
+    assert transport._request.get() is None  # the limits end with the request
+
+
+def test_a_request_without_an_operation_has_the_policy_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = Sent(monkeypatch)
+    transport.imburse_adapter(RetryPolicy(max_elapsed=20, connect_budget=2)).send(_request(), timeout=30)
+    (call,) = sent.calls
+    assert call["timeout"][0] <= 20 and 19 < call["timeout"][1] <= 20
+    assert call["at"] + 19 < call["limits"].total <= call["at"] + 20
+    assert call["at"] + 1 < call["limits"].connect <= call["at"] + 2
+    assert (call["stream"], call["verify"], call["cert"], call["proxies"]) == (False, True, None, None)
+
+
+def test_a_connect_budget_longer_than_the_operation_ends_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = Sent(monkeypatch)
+    with operation_budget(1) as budget:
+        transport.imburse_adapter(RetryPolicy(connect_budget=5)).send(_request())
+    assert sent.calls[0]["limits"].connect == budget.deadline
+
+
+def test_a_request_is_not_sent_once_its_operation_budget_is_spent(monkeypatch: pytest.MonkeyPatch) -> None:
+    sent = Sent(monkeypatch)
+    adapter = transport.imburse_adapter()
+    with operation_budget(1e-9), pytest.raises(transport.BudgetSpent) as raised:
+        adapter.send(_request())
+    assert sent.calls == []
+    assert str(raised.value) == "the time budget of 1e-09 s was spent before the request was sent"
+    assert raised.value.request is not None and raised.value.request.url == _request().url
