@@ -14,7 +14,7 @@ import copy
 import hashlib
 import inspect
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pulumi
@@ -87,9 +87,15 @@ class ImburseProvider(ResourceProvider):
     # subclass ever captured a secret Output, the SDK would still mark it secret.
     serialize_as_secret_always = False
 
+    def __init__(self, client: Callable[[], ImburseClient] | None = None) -> None:
+        """``client``: where the resource rules get their client. Default: the host-wide :func:`shared_client`
+        of the dynamic path; the provider plugin (:mod:`pulumi_imburse.plugin`) passes the client of its own
+        provider instance's credentials, so an explicit provider's account is used."""
+        self._client_source = client
+
     def __reduce__(self) -> tuple[type[ImburseProvider], tuple[()]]:
         # Pickle by reference: dill stores "module.ClassName" only. Nothing configured at run time
-        # (credentials, clients, tokens) can reach the `__provider` value.
+        # (credentials, clients, tokens, an injected client source) can reach the `__provider` value.
         return (type(self), ())
 
     def configure(self, req: ConfigureRequest) -> None:
@@ -99,8 +105,8 @@ class ImburseProvider(ResourceProvider):
 
     @property
     def client(self) -> ImburseClient:
-        """The host-wide shared client."""
-        return shared_client()
+        """The injected client, else the host-wide shared client."""
+        return self._client_source() if self._client_source is not None else shared_client()
 
 
 def failures(problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:

@@ -1,0 +1,336 @@
+"""``pulumi-resource-imburse``: the Imburse resource provider plugin, for programs in every Pulumi language.
+
+The engine starts this executable (found on ``PATH`` or installed with ``pulumi plugin install``) once per
+provider resource (the default provider, and each explicit ``imburse.Provider``), reads the port it prints and
+calls the ``pulumirpc.ResourceProvider`` service. This module is only an adapter: every rule (input checks,
+diffs, creates, reads, updates, deletes) is the core's, in :class:`~pulumi_imburse.tenant_key.TenantKeyProvider`
+and :class:`~pulumi_imburse.tenant.TenantProvider`, the same objects the Python dynamic resources run. The
+adapter
+
+- turns wire properties into the plain values those rules take (secrets unwrapped, unknowns as the engine's
+  sentinel) and their results back, keeping what was secret secret and the outputs ``privateKey`` always secret;
+- gives the rules the client of this provider instance's credentials (its inputs, else the ``IMBURSE_*``
+  environment variables, resolved by :mod:`pulumi_imburse.config` on the first API call);
+- names the resource after its URN (``namePrefix``, as the Python constructor does);
+- serves every call the engine sends at once: the handlers are asynchronous and the (synchronous, blocking)
+  rules run in a thread pool of :data:`MAX_CONCURRENT_CALLS` threads, far above any ``--parallel``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import functools
+import json
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final, TypeVar
+
+import grpc
+import grpc.aio
+from google.protobuf import empty_pb2, struct_pb2
+from pulumi.dynamic import CheckResult
+from pulumi.runtime import Settings, configure, rpc
+from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
+from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
+
+from .. import config as settings
+from .. import tenant, tenant_key
+from .._base import UNKNOWN, ImburseProvider
+from ..client import ImburseClient
+from ..errors import ImburseError
+from . import schema
+
+MAX_CONCURRENT_CALLS: Final = 256
+"""Threads running the rules' blocking calls: more than any ``--parallel`` the engine is given in practice
+(its default is 4 x CPU cores), so no call waits for a thread. The HTTP connection pool is as large."""
+
+SECRET_OUTPUTS: Final[Mapping[str, tuple[str, ...]]] = {
+    schema.TENANT_KEY_TOKEN: tenant_key.SECRET_OUTPUTS,
+    schema.TENANT_TOKEN: (),
+}
+"""Outputs returned as secrets whatever the inputs were."""
+
+_SIG: Final = rpc._special_sig_key
+_SECRET: Final = rpc._special_secret_sig
+_OUTPUT_VALUE: Final = rpc._special_output_value_sig
+
+T = TypeVar("T")
+
+
+class Session:
+    """One provider instance's credentials and the client built from them on first use (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._config: dict[str, Any] = {}
+        self._client: ImburseClient | None = None
+
+    def configure(self, values: Mapping[str, Any]) -> None:
+        """Take the provider's inputs (``baseUrl``, ...); unset or empty ones fall back to ``IMBURSE_*``."""
+        with self._lock:
+            self._config = {s.config_key: values[s.name] for s in settings.SETTINGS
+                            if isinstance(values.get(s.name), str) and values[s.name] != UNKNOWN}
+            self._client = None
+
+    def client(self) -> ImburseClient:
+        """The client, built at the first API call; a missing or malformed setting fails naming it."""
+        with self._lock:
+            if self._client is None:
+                creds = settings.resolve(self._config)
+                self._client = ImburseClient.from_credentials(creds, pool_maxsize=MAX_CONCURRENT_CALLS)
+            return self._client
+
+
+# ------------------------------------------------------------------ wire values <-> plain values
+
+def to_plain(value: struct_pb2.Value) -> tuple[Any, bool]:
+    """A wire value as the rules take it, and whether it held a secret.
+
+    Secrets are unwrapped; an unknown (the engine's sentinel, or an output value without a value) becomes
+    :data:`~pulumi_imburse._base.UNKNOWN`; numbers are floats, as the dynamic host gives them.
+    """
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        fields = value.struct_value.fields
+        sig = fields[_SIG].string_value if _SIG in fields else None
+        if sig == _SECRET:
+            inner, _ = to_plain(fields["value"])
+            return inner, True
+        if sig == _OUTPUT_VALUE:
+            secret = "secret" in fields and fields["secret"].bool_value
+            if "value" not in fields:
+                return UNKNOWN, secret
+            inner, inner_secret = to_plain(fields["value"])
+            return inner, secret or inner_secret
+        result: dict[str, Any] = {}
+        any_secret = False
+        for k, v in fields.items():
+            result[k], secret = to_plain(v)
+            any_secret |= secret
+        return result, any_secret
+    if kind == "list_value":
+        items = [to_plain(v) for v in value.list_value.values]
+        return [v for v, _ in items], any(s for _, s in items)
+    if kind == "string_value":
+        return value.string_value, False
+    if kind == "number_value":
+        return value.number_value, False
+    if kind == "bool_value":
+        return value.bool_value, False
+    return None, False
+
+
+def props_to_plain(message: struct_pb2.Struct) -> tuple[dict[str, Any], set[str]]:
+    """Wire properties as plain values, and the names of those that held a secret."""
+    plain: dict[str, Any] = {}
+    secret: set[str] = set()
+    for k, v in message.fields.items():
+        plain[k], is_secret = to_plain(v)
+        if is_secret:
+            secret.add(k)
+    return plain, secret
+
+
+def to_wire(props: Mapping[str, Any], secret: set[str] | frozenset[str] | tuple[str, ...] = ()) -> struct_pb2.Struct:
+    """Plain properties on the wire, those named in ``secret`` wrapped as secrets."""
+    message = struct_pb2.Struct()
+    for k, v in props.items():
+        if isinstance(v, tuple):
+            v = list(v)
+        message.update({k: {_SIG: _SECRET, "value": v} if k in secret else v})
+    return message
+
+
+def _resource_name(urn: str) -> str:
+    return urn.split("::")[-1]
+
+
+def _resource_type(urn: str) -> str:
+    return urn.split("::")[-2] if "::" in urn else ""
+
+
+class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
+    """The ``pulumirpc.ResourceProvider`` service of one provider instance (one process).
+
+    Every handler is asynchronous; the rules run in the thread pool, so calls never wait for each other.
+    Errors the rules raise for the user (:class:`~pulumi_imburse.errors.ImburseError` and its kin, a malformed
+    id) reach the engine as their message; anything else with its traceback, as the dynamic host does.
+    """
+
+    def __init__(self, *, version: str, pool: ThreadPoolExecutor) -> None:
+        self._version = version
+        self._pool = pool
+        self._session = Session()
+        self._providers: dict[str, ImburseProvider] = {
+            schema.TENANT_KEY_TOKEN: tenant_key.TenantKeyProvider(client=self._session.client),
+            schema.TENANT_TOKEN: tenant.TenantProvider(client=self._session.client),
+        }
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    async def _run(self, fn: Callable[[], T]) -> T:
+        """Run a blocking rule in the pool, in this call's context (the engine address for ``pulumi.log``)."""
+        ctx = contextvars.copy_context()
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(ctx.run, fn))
+
+    def _provider(self, urn: str) -> ImburseProvider:
+        token = _resource_type(urn)
+        try:
+            return self._providers[token]
+        except KeyError:
+            raise ImburseError(f"unknown resource type {token!r}; this provider serves "
+                               f"{', '.join(sorted(self._providers))}") from None
+
+    async def _call(self, context: grpc.aio.ServicerContext, fn: Callable[[], T]) -> T:
+        try:
+            return await self._run(fn)
+        except (ImburseError, ValueError) as exc:
+            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+        except Exception:
+            await context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())
+        raise AssertionError("unreachable: abort raises")
+
+    # -- plugin ------------------------------------------------------------------------------------
+
+    async def GetPluginInfo(self, request: empty_pb2.Empty, context: Any) -> Any:
+        return plugin_pb2.PluginInfo(version=self._version)
+
+    async def GetSchema(self, request: Any, context: Any) -> Any:
+        return provider_pb2.GetSchemaResponse(schema=schema.SCHEMA_PATH.read_text())
+
+    async def Cancel(self, request: Any, context: Any) -> empty_pb2.Empty:
+        return empty_pb2.Empty()
+
+    # -- provider configuration ------------------------------------------------------------------
+
+    async def CheckConfig(self, request: Any, context: Any) -> Any:
+        # Nothing to normalise; a missing or malformed credential fails the first API call naming it, as the
+        # dynamic path does (a preview of resources whose inputs are unknown needs none).
+        return provider_pb2.CheckResponse(inputs=request.news)
+
+    async def DiffConfig(self, request: Any, context: Any) -> Any:
+        # New credentials (a rotated account key, another URL) never replace the provider or its resources.
+        olds, _ = props_to_plain(request.olds)
+        news, _ = props_to_plain(request.news)
+        changed = sorted(k for k in {*olds, *news} if olds.get(k) != news.get(k))
+        return provider_pb2.DiffResponse(
+            changes=provider_pb2.DiffResponse.DIFF_SOME if changed else provider_pb2.DiffResponse.DIFF_NONE,
+            diffs=changed)
+
+    async def Configure(self, request: Any, context: Any) -> Any:
+        values, _ = props_to_plain(request.args)
+        if not values and request.variables:  # an engine that sends only "imburse:config:<name>" variables
+            values = {k.rsplit(":", 1)[-1]: v for k, v in request.variables.items()}
+        self._session.configure(values)
+        # supportsPreview=False: the engine previews creates and updates itself, making no call here.
+        return provider_pb2.ConfigureResponse(acceptSecrets=True, supportsPreview=False)
+
+    # -- resources ---------------------------------------------------------------------------------
+
+    async def Check(self, request: Any, context: Any) -> Any:
+        provider = self._provider(request.urn)
+        olds, _ = props_to_plain(request.olds)
+        news, secret = props_to_plain(request.news)
+        if _resource_type(request.urn) == schema.TENANT_KEY_TOKEN:
+            news.setdefault("namePrefix", _resource_name(request.urn))  # as the Python constructor sets it
+        result: CheckResult = await self._call(context, lambda: provider.check(olds, news))
+        failures = [provider_pb2.CheckFailure(property=f.property, reason=f.reason) for f in result.failures or ()]
+        inputs = dict(result.inputs or {})
+        return provider_pb2.CheckResponse(inputs=to_wire(inputs, secret & set(inputs)), failures=failures)
+
+    async def Diff(self, request: Any, context: Any) -> Any:
+        provider = self._provider(request.urn)
+        olds, _ = props_to_plain(request.olds)
+        news, _ = props_to_plain(request.news)
+        result = await self._call(context, lambda: provider.diff(request.id, olds, news))
+        if result.changes is None:
+            changes = provider_pb2.DiffResponse.DIFF_UNKNOWN
+        else:
+            changes = provider_pb2.DiffResponse.DIFF_SOME if result.changes else provider_pb2.DiffResponse.DIFF_NONE
+        return provider_pb2.DiffResponse(changes=changes, replaces=list(result.replaces or ()),
+                                         deleteBeforeReplace=bool(result.delete_before_replace))
+
+    def _outputs(self, urn: str, outs: Mapping[str, Any], secret: set[str]) -> struct_pb2.Struct:
+        return to_wire(outs, {*secret, *SECRET_OUTPUTS[_resource_type(urn)]} & set(outs))
+
+    async def Create(self, request: Any, context: Any) -> Any:
+        provider = self._provider(request.urn)
+        props, secret = props_to_plain(request.properties)
+        result = await self._call(context, lambda: provider.create(props))
+        outs = self._outputs(request.urn, result.outs or {}, secret)
+        return provider_pb2.CreateResponse(id=result.id, properties=outs)
+
+    async def Read(self, request: Any, context: Any) -> Any:
+        provider = self._provider(request.urn)
+        props, secret = props_to_plain(request.properties)
+        inputs, input_secret = props_to_plain(request.inputs)
+        result = await self._call(context, lambda: provider.read(request.id, props))
+        if not result.id:
+            return provider_pb2.ReadResponse(id="")
+        new_inputs = dict(result.inputs) if result.inputs is not None else inputs
+        return provider_pb2.ReadResponse(
+            id=result.id, properties=self._outputs(request.urn, result.outs or {}, secret | input_secret),
+            inputs=to_wire(new_inputs, (secret | input_secret) & set(new_inputs)))
+
+    async def Update(self, request: Any, context: Any) -> Any:
+        provider = self._provider(request.urn)
+        olds, _ = props_to_plain(request.olds)
+        news, secret = props_to_plain(request.news)
+        result = await self._call(context, lambda: provider.update(request.id, olds, news))
+        return provider_pb2.UpdateResponse(properties=self._outputs(request.urn, result.outs or {}, secret))
+
+    async def Delete(self, request: Any, context: Any) -> empty_pb2.Empty:
+        provider = self._provider(request.urn)
+        props, _ = props_to_plain(request.properties)
+        await self._call(context, lambda: provider.delete(request.id, props))
+        return empty_pb2.Empty()
+
+
+async def serve(engine_address: str | None, *, out: Any = None) -> None:
+    """Serve the provider on a free local port, printing the port first (the plugin protocol)."""
+    if engine_address:
+        # pulumi.log (the rules' warnings) then reaches the engine, not only this process's stderr.
+        configure(Settings(project=os.environ.get("PULUMI_PROJECT"), stack=os.environ.get("PULUMI_STACK"),
+                           engine=engine_address))
+    pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="imburse")
+    server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS, maximum_concurrent_rpcs=None)
+    provider_pb2_grpc.add_ResourceProviderServicer_to_server(
+        ImburseProviderServicer(version=schema.version(), pool=pool), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    stream = out or sys.stdout
+    stream.write(f"{port}\n")
+    stream.flush()
+    try:
+        await server.wait_for_termination()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``pulumi-resource-imburse`` console script: ``pulumi-resource-imburse <engine address>``."""
+    parser = argparse.ArgumentParser(prog="pulumi-resource-imburse", description=__doc__.split("\n")[0])
+    parser.add_argument("engine", nargs="?", help="the Pulumi engine's address (passed by the engine)")
+    parser.add_argument("--version", action="store_true", help="print the plugin's version and exit")
+    parser.add_argument("--schema", action="store_true", help="print the package schema and exit")
+    args, _ = parser.parse_known_args(argv)  # the engine may add --logflow, --logtostderr, -v=...
+    if args.version:
+        print(schema.version())
+        return
+    if args.schema:
+        print(json.dumps(json.loads(schema.SCHEMA_PATH.read_text()), indent=2))
+        return
+    try:
+        asyncio.run(serve(args.engine))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
