@@ -29,6 +29,7 @@ from .roles import ACCOUNT_ROLES, TENANT_ROLES
 
 if TYPE_CHECKING:
     from .client import ImburseClient
+    from .rotating_key import RotatingTenantKey, RotatingTenantKeyArgs, RotatingTenantKeyProvider
     from .tenant import Tenant, TenantAddressArgs, TenantArgs, TenantProvider
     from .tenant_key import TenantKey, TenantKeyArgs, TenantKeyProvider
 
@@ -36,6 +37,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "ImburseClient": ".client",
+    "RotatingTenantKey": ".rotating_key",
+    "RotatingTenantKeyArgs": ".rotating_key",
+    "RotatingTenantKeyProvider": ".rotating_key",
     "Tenant": ".tenant",
     "TenantAddressArgs": ".tenant",
     "TenantArgs": ".tenant",
@@ -68,6 +72,9 @@ __all__ = [
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RotatingTenantKey",
+    "RotatingTenantKeyArgs",
+    "RotatingTenantKeyProvider",
     "ServerError",
     "Tenant",
     "TenantAddressArgs",

@@ -304,13 +304,7 @@ class TenantKeyProvider(ImburseProvider):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = declared_inputs(news, INPUTS, OUTPUTS)
-        problems = check_unknown(inputs, INPUTS)
-        problems += _check_known("tenantId", inputs.get("tenantId"), _check_tenant_id)
-        problems += _check_known("roles", inputs.get("roles"), check_tenant_roles)
-        problems += _check_known("name", inputs.get("name"), check_key_name)
-        problems += _check_known("namePrefix", inputs.get("namePrefix"), _check_resource_name)
-        problems += _check_known("rotationDays", inputs.get("rotationDays"), check_rotation_days)
-        problems += _check_known("keepers", inputs.get("keepers"), check_keepers)
+        problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
         problems += _check_known("adoptPublicKey", inputs.get("adoptPublicKey"), check_adopt_id)
         if not problems:
             for k in ("tenantId", "adoptPublicKey"):  # the service's form: no replacement over letter case
@@ -629,6 +623,15 @@ def rotation_due(created_at: Any, rotation_days: Any, *, now: dt.datetime | None
 def _check_known(prop: str, value: Any, rule: Callable[[str, Any], list[Problem]]) -> list[Problem]:
     """Apply ``rule`` unless the value is not known yet (preview): the engine checks again at apply."""
     return [] if is_unknown(value) else rule(prop, value)
+
+
+def key_problems(inputs: Mapping[str, Any]) -> list[Problem]:
+    """What is wrong with the inputs every tenant key resource has (tenantId, roles, name, namePrefix,
+    rotationDays, keepers); values not known yet (preview) are left to the apply's Check."""
+    rules: tuple[tuple[str, Callable[[str, Any], list[Problem]]], ...] = (
+        ("tenantId", _check_tenant_id), ("roles", check_tenant_roles), ("name", check_key_name),
+        ("namePrefix", _check_resource_name), ("rotationDays", check_rotation_days), ("keepers", check_keepers))
+    return [p for prop, rule in rules for p in _check_known(prop, inputs.get(prop), rule)]
 
 
 def _adoption(props: Mapping[str, Any]) -> tuple[str, str]:

@@ -103,10 +103,23 @@ def check_rotation_days(prop: str, value: object) -> list[Problem]:
     """An optional whole number of days from 1 to :data:`ROTATION_DAYS_MAX`."""
     if value is None:
         return []
-    allowed = f"a positive whole number of days, at most {ROTATION_DAYS_MAX} (100 years)"
+    return _whole_days(prop, value, 1, f"a positive whole number of days, at most {ROTATION_DAYS_MAX} (100 years)")
+
+
+def check_grace_days(prop: str, value: object) -> list[Problem]:
+    """A required whole number of days from 0 to :data:`ROTATION_DAYS_MAX`: how long a rotated-out key keeps
+    working (``graceDays`` of a rotating key)."""
+    allowed = f"a whole number of days from 0 to {ROTATION_DAYS_MAX} (100 years)"
+    if value is None:
+        return [Problem(prop, f"{prop} is required: {allowed}")]
+    return _whole_days(prop, value, 0, allowed)
+
+
+def _whole_days(prop: str, value: object, minimum: int, allowed: str) -> list[Problem]:
+    """A whole number of days from ``minimum`` to :data:`ROTATION_DAYS_MAX`; ``allowed`` says so in words."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return [Problem(prop, f"{prop} must be {allowed}, got {_shown(value)}")]
-    if not math.isfinite(value) or value != int(value) or not 1 <= value <= ROTATION_DAYS_MAX:
+    if not math.isfinite(value) or value != int(value) or not minimum <= value <= ROTATION_DAYS_MAX:
         return [Problem(prop, f"{prop} must be {allowed}, got {value!r}")]
     return []
 
