@@ -81,7 +81,7 @@ from .tenant_key import (
     revoke_key,
     rotation_due,
 )
-from .validation import Problem, check_grace_days, check_unknown, normalize_guid
+from .validation import Problem, check_grace_days, check_rotation_days, check_unknown, normalize_guid
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:RotatingTenantKey"
 
@@ -165,7 +165,7 @@ def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) 
         if grace_over(created, news.get("graceDays"), now=now):
             revoke = True
             reasons.append(f"the previous key's grace period ({news.get('graceDays')} days) is over: it is revoked")
-        elif rotate:
+        elif rotate and not is_unknown(news.get("graceDays")):
             revoke = cut_short = True
             reasons.append("the previous key, still in its grace period, is revoked before the rotation (a "
                            "resource holds two keys at most)")
@@ -178,7 +178,7 @@ def check_grace_period(inputs: Mapping[str, Any]) -> list[Problem]:
     grace, rotation = inputs.get("graceDays"), inputs.get("rotationDays")
     problems = _check_known("graceDays", grace, check_grace_days)
     if (not problems and isinstance(grace, (int, float)) and isinstance(rotation, (int, float))
-            and not isinstance(rotation, bool) and grace >= rotation):
+            and not check_rotation_days("rotationDays", rotation) and grace >= rotation):
         problems.append(Problem("graceDays", (
             f"graceDays must be less than rotationDays ({rotation!r}), so a rotation never cuts the previous key's "
             f"grace period short; got {grace!r}")))
