@@ -10,7 +10,10 @@ The program is either a Python function (an Automation API inline program) or a 
 set by the test never touches your files, and its ``__main__.py`` runs as an inline program, in this
 process: the Automation API serves it to the CLI as a language runtime (``pulumi up --client``), so no
 ``pulumi-language-python`` plugin is needed. The dynamic providers run in ``python -m pulumi.dynamic`` with
-this interpreter (``PULUMI_PYTHON_CMD``).
+this interpreter (``PULUMI_PYTHON_CMD``). A project directory of another runtime (``runtime: yaml``,
+``runtime: nodejs``) becomes a local-program stack on the copy: ``stack.up()`` has the CLI run the program with
+that runtime's language host (``pulumi-language-yaml`` from ``make pulumi-cli``); a Node.js program runs it
+with the Node Automation API on the same ``work_dir`` and ``env`` (examples/typescript/deploy.ts).
 
 The ``pulumi`` CLI must be on ``PATH`` (or given as ``pulumi_command``), with the
 ``pulumi-resource-pulumi-python`` launcher that Pulumi ships beside it.
@@ -143,7 +146,8 @@ def emulated_stack(
 ) -> Iterator[EmulatedStack]:
     """A stack of ``program`` against the Imburse emulator, with a throwaway local backend.
 
-    :param program: a function (inline program) or a project directory to copy and run.
+    :param program: a function (inline program) or a project directory to copy and run (a Python project
+        as an inline program, any other runtime as a local program of the copy).
     :param stack_name: the stack's name; a project's ``Pulumi.<stack_name>.yaml`` is used if present.
     :param project_name: required for a function; a directory's comes from its ``Pulumi.yaml``.
     :param config: stack config (``key`` or ``namespace:key``); dicts and lists become structured config.
@@ -163,6 +167,7 @@ def emulated_stack(
         tmp = Path(resources.enter_context(tempfile.TemporaryDirectory(prefix="imburse-stack-")))
         work_dir, backend, home = tmp / "project", tmp / "backend", tmp / "home"
         backend.mkdir()
+        fn: auto.PulumiFn | None
         if callable(program):
             if not project_name:
                 raise ValueError("project_name is required with an inline program")
@@ -171,13 +176,16 @@ def emulated_stack(
         else:
             shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
             _use_own_secrets(work_dir / f"Pulumi.{stack_name}.yaml")
-            project_name = project_name or str(_project_settings(work_dir)["name"])
-            fn = project_program(work_dir)
+            settings = _project_settings(work_dir)
+            project_name = project_name or str(settings["name"])
+            fn = project_program(work_dir) if _runtime(settings) == "python" else None
         run_env = {**cli_env(backend, home, passphrase), **(env or {})}
-        stack = auto.create_or_select_stack(
-            stack_name=stack_name, project_name=project_name, program=fn,
-            opts=auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=run_env, pulumi_command=pulumi_command),
-        )
+        ws_opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=run_env, pulumi_command=pulumi_command)
+        if fn is None:
+            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(work_dir), opts=ws_opts)
+        else:
+            stack = auto.create_or_select_stack(stack_name=stack_name, project_name=project_name, program=fn,
+                                                opts=ws_opts)
         set_config(stack, {f"{NAMESPACE}:baseUrl": emu.base_url, f"{NAMESPACE}:publicKey": emu.public_key,
                            **(config or {})})
         set_config(stack, {f"{NAMESPACE}:privateKey": emu.private_key, **(secret_config or {})}, secret=True)
@@ -213,6 +221,12 @@ def _has_secure_value(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_secure_value(v) for v in value)
     return False
+
+
+def _runtime(settings: Mapping[str, Any]) -> str:
+    """The runtime name of a project's settings (``runtime: python`` or ``runtime: {name: python, ...}``)."""
+    runtime = settings.get("runtime")
+    return str(runtime.get("name") if isinstance(runtime, dict) else runtime)
 
 
 def _project_settings(project_dir: Path) -> dict[str, Any]:
