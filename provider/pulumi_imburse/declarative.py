@@ -10,6 +10,7 @@ A stack file such as::
           protect: true
           keys:
             ci: {roles: [tenant-app-read], rotationDays: 90}
+            checkout: {roles: [tenant-app-read], rotationDays: 90, graceDays: 7}   # rotates without downtime
         legacy:                                # a tenant that already exists, not managed here
           tenantId: 88fdb12a-14dc-419c-b74c-422e2c25cfe7
           keys:
@@ -22,13 +23,16 @@ A stack file such as::
           adoptTenantId: 5f1c2a8e-0b7d-4f59-a3c2-6e9d1b4a7c30
 
 becomes one :class:`~pulumi_imburse.Tenant` per entry with a ``name`` and one
-:class:`~pulumi_imburse.TenantKey` per key, via :func:`declare_from_config` and :func:`export`.
+:class:`~pulumi_imburse.TenantKey` per key, via :func:`declare_from_config` and :func:`export`; a key with
+``graceDays`` is a :class:`~pulumi_imburse.RotatingTenantKey` instead (a rotation keeps the previous key working
+for that many days).
 ``adoptTenantId`` (on a tenant entry with ``name``) and ``adoptPublicKey`` (on a key) take over an
 existing tenant or key at the first create instead of creating one; the declaration must match it
 (see :class:`~pulumi_imburse.Tenant` and :class:`~pulumi_imburse.TenantKey`).
 Config mistakes fail before any resource is registered, each named by its config path: the shape (unknown
 fields, slugs), the values (checked by the same rules as the resources' Check: roles, GUIDs, names,
-``rotationDays``, ``keepers``, ``protect`` must be ``true``/``false``), and two entries that would make the same
+``rotationDays``, ``graceDays`` (less than ``rotationDays``), ``keepers``, ``protect`` must be ``true``/``false``),
+``adoptPublicKey`` with ``graceDays`` (a rotating key makes its own keys), and two entries that would make the same
 ``TenantKey`` resource name (tenant ``a`` key ``b-c`` and tenant ``a-b`` key ``c`` both make ``a-b-c``).
 A ``tenantId`` value is never shown in a message (it may come from a secret).
 """
@@ -43,6 +47,7 @@ from typing import Any, Final
 import pulumi
 
 from ._adopt import check_adopt_id
+from .rotating_key import RotatingTenantKey, check_grace_period
 from .tenant import Tenant
 from .tenant_key import TenantKey
 from .validation import (
@@ -59,7 +64,7 @@ from .validation import (
 )
 
 TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys", "adoptTenantId")
-KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey")
+KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey", "graceDays")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -73,7 +78,7 @@ class DeclaredTenant:
 
     tenant_id: pulumi.Output[str] | str
     tenant: Tenant | None = None
-    keys: dict[str, TenantKey] = field(default_factory=dict)
+    keys: dict[str, TenantKey | RotatingTenantKey] = field(default_factory=dict)
 
 
 def declare_from_config(key: str = "tenants", config: pulumi.Config | None = None) -> dict[str, DeclaredTenant]:
@@ -106,16 +111,20 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
             result = DeclaredTenant(tenant_id=tenant.tenant_id, tenant=tenant)
             parent_opts = {"parent": tenant}
         for key_name, key_spec in (entry.get("keys") or {}).items():
-            result.keys[key_name] = TenantKey(
-                f"{slug}-{key_name}",
-                tenant_id=result.tenant_id,
-                roles=key_spec["roles"],
-                name=key_spec.get("name"),
-                keepers=key_spec.get("keepers"),
-                rotation_days=key_spec.get("rotationDays"),
-                adopt_public_key=key_spec.get("adoptPublicKey"),
-                opts=pulumi.ResourceOptions(protect=key_spec.get("protect") is True, **parent_opts),
-            )
+            common: dict[str, Any] = {
+                "tenant_id": result.tenant_id,
+                "roles": key_spec["roles"],
+                "name": key_spec.get("name"),
+                "keepers": key_spec.get("keepers"),
+                "rotation_days": key_spec.get("rotationDays"),
+                "opts": pulumi.ResourceOptions(protect=key_spec.get("protect") is True, **parent_opts),
+            }
+            if "graceDays" in key_spec:
+                result.keys[key_name] = RotatingTenantKey(f"{slug}-{key_name}", grace_days=key_spec["graceDays"],
+                                                          **common)
+            else:
+                result.keys[key_name] = TenantKey(f"{slug}-{key_name}", adopt_public_key=key_spec.get("adoptPublicKey"),
+                                                  **common)
         declared[slug] = result
     return declared
 
@@ -123,13 +132,21 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
 def export(declared: Mapping[str, DeclaredTenant]) -> None:
     """Export ``tenantIds``, ``publicKeys``, ``keyRoles`` and (as one secret) ``privateKeys``.
 
-    Keys are addressed as ``"<tenant>/<key>"``.
+    Keys are addressed as ``"<tenant>/<key>"``. With keys that rotate with a grace period (``graceDays``), also
+    ``previousPublicKeys``, ``previousExpiresAt`` and (as one secret) ``previousPrivateKeys``, for those keys:
+    the previous key of each while it still works after a rotation, else ``None``.
     """
     keys = {f"{slug}/{name}": k for slug, d in declared.items() for name, k in d.keys.items()}
     pulumi.export("tenantIds", {slug: d.tenant_id for slug, d in declared.items()})
     pulumi.export("publicKeys", {ref: k.public_key for ref, k in keys.items()})
     pulumi.export("keyRoles", {ref: k.roles for ref, k in keys.items()})
     pulumi.export("privateKeys", pulumi.Output.secret({ref: k.private_key for ref, k in keys.items()}))
+    rotating = {ref: k for ref, k in keys.items() if isinstance(k, RotatingTenantKey)}
+    if rotating:
+        pulumi.export("previousPublicKeys", {ref: k.previous_public_key for ref, k in rotating.items()})
+        pulumi.export("previousExpiresAt", {ref: k.previous_expires_at for ref, k in rotating.items()})
+        pulumi.export("previousPrivateKeys",
+                      pulumi.Output.secret({ref: k.previous_private_key for ref, k in rotating.items()}))
 
 
 def _mapping(value: Any, path: str) -> Mapping[str, Any]:
@@ -176,14 +193,21 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
             key_spec = _entry(key_name, key_spec, kwhere, "key names", KEY_FIELDS)
             if "roles" not in key_spec:
                 raise StackConfigError(f"{kwhere}: roles is required (a list of tenant roles)")
+            if "graceDays" in key_spec and "adoptPublicKey" in key_spec:
+                raise StackConfigError(f"{kwhere}: adoptPublicKey and graceDays cannot be combined: a key with "
+                                       "graceDays (a RotatingTenantKey) makes its own keys")
             resource = f"{slug}-{key_name}"
-            problems += _of(f"TenantKey {resource!r}",
+            rotating = "graceDays" in key_spec
+            problems += _of(f"{'RotatingTenantKey' if rotating else 'TenantKey'} {resource!r}",
                             check_tenant_roles(f"{kwhere}.roles", key_spec["roles"])
                             + check_key_name(f"{kwhere}.name", key_spec.get("name"))
                             + check_keepers(f"{kwhere}.keepers", key_spec.get("keepers"))
                             + check_rotation_days(f"{kwhere}.rotationDays", key_spec.get("rotationDays"))
                             + check_bool(f"{kwhere}.protect", key_spec.get("protect"))
-                            + check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey")))
+                            + check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey"))
+                            + (check_grace_period(f"{kwhere}.graceDays", key_spec["graceDays"],
+                                                  key_spec.get("rotationDays"), f"{kwhere}.rotationDays")
+                               if rotating else []))
             if resource in resources:
                 problems.append(Problem(kwhere, (
                     f"{resources[resource]} and {kwhere} would both be the TenantKey resource {resource!r} (a key's "

@@ -172,15 +172,15 @@ def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) 
     return RotationPlan(revoke_previous=revoke, cut_short=cut_short, rotate=rotate, reasons=tuple(reasons))
 
 
-def check_grace_period(inputs: Mapping[str, Any]) -> list[Problem]:
-    """``graceDays`` itself, and less than ``rotationDays`` when both are known (else a scheduled rotation
-    would come while the previous key is still in its grace period, and cut it short)."""
-    grace, rotation = inputs.get("graceDays"), inputs.get("rotationDays")
-    problems = _check_known("graceDays", grace, check_grace_days)
+def check_grace_period(prop: str, grace: Any, rotation: Any, rotation_prop: str) -> list[Problem]:
+    """``graceDays`` (at ``prop``) itself, and less than ``rotationDays`` (at ``rotation_prop``) when that is set
+    and valid (else a scheduled rotation would come while the previous key is still in its grace period, and
+    cut it short). Values not known yet (preview) are left to the apply's Check."""
+    problems = _check_known(prop, grace, check_grace_days)
     if (not problems and isinstance(grace, (int, float)) and isinstance(rotation, (int, float))
-            and not check_rotation_days("rotationDays", rotation) and grace >= rotation):
-        problems.append(Problem("graceDays", (
-            f"graceDays must be less than rotationDays ({rotation!r}), so a rotation never cuts the previous key's "
+            and not check_rotation_days(rotation_prop, rotation) and grace >= rotation):
+        problems.append(Problem(prop, (
+            f"{prop} must be less than {rotation_prop} ({rotation!r}), so a rotation never cuts the previous key's "
             f"grace period short; got {grace!r}")))
     return problems
 
@@ -318,7 +318,8 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         inputs = declared_inputs(news, INPUTS, OUTPUTS)
-        problems = check_unknown(inputs, INPUTS) + key_problems(inputs) + check_grace_period(inputs)
+        problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
+        problems += check_grace_period("graceDays", inputs.get("graceDays"), inputs.get("rotationDays"), "rotationDays")
         if not problems:
             if isinstance(inputs.get("tenantId"), str) and not is_unknown(inputs["tenantId"]):
                 inputs["tenantId"] = normalize_guid(inputs["tenantId"])

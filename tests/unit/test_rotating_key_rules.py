@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from pulumi.output import Unknown
 
 from pulumi_imburse import RotatingTenantKey, RotatingTenantKeyArgs
+from pulumi_imburse.declarative import StackConfigError, declare
 from pulumi_imburse.rotating_key import (
     RotatingTenantKeyProvider,
     grace_over,
@@ -175,3 +176,25 @@ def test_help_shows_the_inputs_and_outputs() -> None:
     text = pydoc.render_doc(RotatingTenantKey, renderer=pydoc.plaintext)
     for name in ("previous_public_key", "previous_private_key", "previous_expires_at", "private_key"):
         assert f"{name}: pulumi.Output[" in text
+
+
+# ---------------------------------------------------------------- structured stack config (graceDays)
+
+
+@pytest.mark.parametrize(("key", "message"), [
+    ({"graceDays": "7", "rotationDays": 90},
+     "tenants.acme.keys.ci.graceDays must be a whole number of days from 0 to 36500 (100 years), got the string '7' "
+     "(the RotatingTenantKey 'acme-ci' resource)"),
+    ({"graceDays": 30, "rotationDays": 30},
+     "tenants.acme.keys.ci.graceDays must be less than tenants.acme.keys.ci.rotationDays (30), so a rotation never "
+     "cuts the previous key's grace period short; got 30 (the RotatingTenantKey 'acme-ci' resource)"),
+    ({"graceDays": None}, "tenants.acme.keys.ci.graceDays is required: a whole number of days from 0 to 36500"),
+    ({"graceDays": 7, "adoptPublicKey": TENANT},
+     "tenants.acme.keys.ci: adoptPublicKey and graceDays cannot be combined: a key with graceDays (a "
+     "RotatingTenantKey) makes its own keys"),
+])
+def test_a_config_grace_period_is_checked_with_its_config_path(key: dict[str, Any], message: str) -> None:
+    spec = {"acme": {"name": "Acme", "keys": {"ci": {"roles": ["tenant-app-read"], **key}}}}
+    with pytest.raises(StackConfigError) as err:
+        declare(spec)
+    assert message in str(err.value)
