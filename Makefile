@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test lint typecheck pytest demo bench mutate pulumi-cli clean clean-tools
+.PHONY: test lint typecheck pytest demo bench mutate pulumi-cli sdks node clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,28 @@ $(STAMP): pyproject.toml
 ## pulumi-cli: a pinned Pulumi CLI and its Python launchers in .tools/bin (built from Pulumi's Go modules if needed)
 pulumi-cli:
 	@bash scripts/pulumi-cli.sh
+
+## sdks: generate sdk/{nodejs,go,python} from the plugin's schema with `pulumi package gen-sdk` (scripts/gen-sdks.sh)
+sdks:
+	bash scripts/gen-sdks.sh
+
+# Node.js: one npm project at the root (package.json, package-lock.json) whose workspace examples/typescript
+# uses the generated SDK sdk/nodejs as a file: dependency. Install scripts are not run: the SDK is compiled
+# here (what its postinstall does), the rest need none.
+NODE_STAMP := node_modules/.installed
+TS_SDK     := sdk/nodejs/bin/index.js
+TS_EXAMPLE := examples/typescript/bin/index.js
+$(NODE_STAMP): package.json package-lock.json examples/typescript/package.json sdk/nodejs/package.json
+	npm ci --ignore-scripts --prefer-offline --no-audit --no-fund
+	touch $@
+$(TS_SDK): $(NODE_STAMP) $(shell find sdk/nodejs -name '*.ts' -not -path '*/node_modules/*' -not -path '*/bin/*') sdk/nodejs/tsconfig.json
+	node_modules/.bin/tsc -p sdk/nodejs
+	cp sdk/nodejs/package.json sdk/nodejs/bin/package.json
+$(TS_EXAMPLE): $(TS_SDK) $(wildcard examples/typescript/*.ts) examples/typescript/tsconfig.json
+	node_modules/.bin/tsc -p examples/typescript
+
+## node: the Node.js packages (npm ci) and the TypeScript SDK and example compiled with tsc
+node: $(TS_EXAMPLE)
 
 ## test: lint, type-check and run the whole test suite against the embedded emulator and the real Pulumi CLI
 test: lint typecheck pytest

@@ -1,0 +1,88 @@
+// The example's resources, as a function: index.ts runs it as a Pulumi program (the Node.js language host),
+// deploy.ts as an Automation API inline program (no language host needed).
+import * as pulumi from "@pulumi/pulumi";
+import * as imburse from "@pulumi-imburse/imburse";
+
+type TenantRole = imburse.types.enums.TenantRole;
+
+/** A key made outside this stack, to bring under management with the `import` resource option. */
+interface ImportedKey {
+    /** The key's tenant. */
+    tenantId: string;
+    /** Its public key: the import id is `<tenantId>/<publicKey>`. */
+    publicKey: string;
+    /** Its roles and name exactly as they are: an import whose inputs differ from the key fails. */
+    roles: TenantRole[];
+    name: string;
+}
+
+/** A second Imburse account, managed through an explicit provider. */
+interface SecondAccount {
+    baseUrl?: string;
+    publicKey: string;
+}
+
+/**
+ * Declares the example's tenants and keys from stack config (project namespace `imburse-typescript`):
+ *
+ * - `ciRoles` (list of roles; default `[tenant-transaction-read]`): a change updates the CI key in place;
+ * - `ciKeyEpoch` (string; default `2026-11`): a change replaces (rotates) the CI key;
+ * - `importedKey` (object, optional): an existing key adopted into the stack with the `import` option;
+ * - `secondAccount` (object, optional) and `secondAccountPrivateKey` (secret): a second account, through an
+ *   explicit `imburse.Provider`, with a tenant and a key of its own.
+ *
+ * The default provider takes the account from `imburse:*` config or the `IMBURSE_*` variables.
+ */
+export function imburseStack(): Record<string, pulumi.Output<unknown>> {
+    const config = new pulumi.Config();
+    const ciRoles = config.getObject<TenantRole[]>("ciRoles") ?? ["tenant-transaction-read"];
+    const ciKeyEpoch = config.get("ciKeyEpoch") ?? "2026-11";
+
+    const acme = new imburse.Tenant("acme", {
+        name: "Acme Payments Ltd",
+        address: { streetAddress: "1 Market Street", locality: "Leeds", postCode: "LS1 1AA", country: "GB" },
+    });
+    const ci = new imburse.TenantKey("acme-ci", {
+        tenantId: acme.tenantId,
+        roles: ciRoles,
+        keepers: { epoch: ciKeyEpoch },
+    });
+    const checkout = new imburse.TenantKey("acme-checkout", {
+        tenantId: acme.tenantId,
+        roles: ["tenant-collect-scheme-read", "tenant-transaction-write"],
+        rotationDays: 90,
+    });
+    const outputs: Record<string, pulumi.Output<unknown>> = {
+        tenantId: acme.tenantId,
+        ciPublicKey: ci.publicKey,
+        ciPrivateKey: ci.privateKey, // a secret
+        checkoutPublicKey: checkout.publicKey,
+    };
+
+    const imported = config.getObject<ImportedKey>("importedKey");
+    if (imported) {
+        const key = new imburse.TenantKey("imported", {
+            tenantId: imported.tenantId,
+            roles: imported.roles,
+            name: imported.name,
+        }, { import: `${imported.tenantId}/${imported.publicKey}` });
+        outputs.importedPublicKey = key.publicKey;
+    }
+
+    const second = config.getObject<SecondAccount>("secondAccount");
+    if (second) {
+        const account = new imburse.Provider("second-account", {
+            baseUrl: second.baseUrl,
+            publicKey: second.publicKey,
+            privateKey: config.requireSecret("secondAccountPrivateKey"),
+        });
+        const globex = new imburse.Tenant("globex", { name: "Globex Payouts" }, { provider: account });
+        const payouts = new imburse.TenantKey("globex-payouts", {
+            tenantId: globex.tenantId,
+            roles: ["tenant-payout-scheme-write"],
+        }, { provider: account });
+        outputs.secondTenantId = globex.tenantId;
+        outputs.secondPublicKey = payouts.publicKey;
+    }
+    return outputs;
+}
