@@ -1,4 +1,5 @@
-"""Adoption: a resource that takes over an existing tenant or key in ``create()`` instead of making one.
+"""Adoption: a resource that takes over an existing tenant or key in ``create()`` instead of making one; and the
+same rule for the provider plugin's imports (an import takes the object over as it is, or fails).
 
 Pulumi's own ``import_`` cannot serve dynamic resources: the engine's import step calls the provider's Read
 with the id only, and the Python dynamic-provider host needs ``__provider`` in the properties it gets
@@ -21,6 +22,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 
+from ._base import is_unknown
 from .errors import ImburseError
 from .validation import Problem, check_guid
 
@@ -36,6 +38,7 @@ class AdoptionLedger:
         self._lock = threading.Lock()
         self._existing: set[tuple[str, ...]] = set()
         self._adopted: set[tuple[str, ...]] = set()
+        self._imported: set[tuple[str, ...]] = set()
 
     def mark_existing(self, resource: tuple[str, ...]) -> None:
         """``resource`` (a declaration naming an adoption target) already exists in the stack's state."""
@@ -57,6 +60,16 @@ class AdoptionLedger:
         with self._lock:
             return target in self._adopted
 
+    def record_imported(self, target: tuple[str, ...]) -> None:
+        """``target`` was read for an import (``import_`` or ``pulumi import``: Read with the id only)."""
+        with self._lock:
+            self._imported.add(target)
+
+    def imported_here(self, target: tuple[str, ...]) -> bool:
+        """Whether ``target`` was read for an import in this process (so this deployment imports it)."""
+        with self._lock:
+            return target in self._imported
+
 
 def check_adopt_id(prop: str, value: object) -> list[Problem]:
     """An optional ``adopt*`` input: absent, or a GUID."""
@@ -68,7 +81,20 @@ def differences(pairs: Iterable[tuple[str, object, object]]) -> list[str]:
     return [f"{what}: live {live!r}, declared {declared!r}" for what, live, declared in pairs if live != declared]
 
 
-def refuse(what: str, diffs: Sequence[str], hint: str) -> AdoptionError:
-    """The error of an adoption refused because the live object differs from the declaration."""
-    return AdoptionError(f"cannot adopt {what}: it differs from the declaration ({'; '.join(diffs)}). Nothing "
+def refuse(what: str, diffs: Sequence[str], hint: str, *, verb: str = "adopt") -> AdoptionError:
+    """The error of an adoption (or import) refused because the live object differs from the declaration."""
+    return AdoptionError(f"cannot {verb} {what}: it differs from the declaration ({'; '.join(diffs)}). Nothing "
                          f"was changed. {hint}")
+
+
+def refuse_import_differences(what: str, pairs: Iterable[tuple[str, object, object]], hint: str) -> None:
+    """Refuse (raise :class:`AdoptionError`) an import whose declaration differs from the live object.
+
+    The engine (v3.274) imports a resource declared with ``import_`` and then updates it to the declaration.
+    Like an adoption, an import takes an object over as it is: Diff calls this for a resource imported in this
+    deployment with ``(what, live, declared)`` for every property the service holds, so a difference fails the
+    preview (and an ``up``) before anything is written. Values not known yet (preview) are not compared.
+    """
+    diffs = differences((w, live, declared) for w, live, declared in pairs if not is_unknown(declared))
+    if diffs:
+        raise refuse(what, diffs, hint, verb="import")

@@ -14,8 +14,17 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse
-from ._base import ImburseProvider, WireNames, declared_inputs, document_init, failures, is_unknown, split_args
+from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse, refuse_import_differences
+from ._base import (
+    ImburseProvider,
+    WireNames,
+    declared_inputs,
+    document_init,
+    failures,
+    is_unknown,
+    split_args,
+    strip_provider,
+)
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
@@ -175,6 +184,15 @@ class TenantProvider(ImburseProvider):
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        if _ADOPTIONS.imported_here((_id.lower(),)):
+            # Imported in this deployment: taken over as it is, or refused (see _adopt).
+            refuse_import_differences(
+                f"tenant {_id}", [("name", olds.get("name"), news.get("name")),
+                                  *((f"address.{k}", _full_address(olds.get("address"))[k],
+                                     _full_address(news.get("address"))[k]) for k in ADDRESS_FIELDS
+                                    if not is_unknown(news.get("address")))],
+                "Declare the tenant as it is (address fields not given are empty; change it after importing it), "
+                "or import another.")
         changed = [
             k for k in INPUTS
             if is_unknown(news.get(k))
@@ -227,6 +245,8 @@ class TenantProvider(ImburseProvider):
             tenant = self.client.get_tenant(id_)
         except NotFoundError:
             return ReadResult("", {})  # gone from the service: the engine drops the resource
+        if not strip_provider(props):  # an import (Read with the id only): see diff()
+            _ADOPTIONS.record_imported((id_.lower(),))
         outs = _outputs(tenant)
         return ReadResult(id_, outs, {k: outs[k] for k in INPUTS})
 

@@ -46,7 +46,14 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse
+from ._adopt import (
+    AdoptionError,
+    AdoptionLedger,
+    check_adopt_id,
+    differences,
+    refuse,
+    refuse_import_differences,
+)
 from ._base import (
     UNKNOWN,
     ImburseProvider,
@@ -328,6 +335,8 @@ class TenantKeyProvider(ImburseProvider):
         # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
         # adoptPublicKey (CREATE_ONLY) is never compared: it mattered at the first create only.
         _mark_existing(news)
+        if _ADOPTIONS.imported_here(_key_ref(_id)):
+            return _diff_after_import(_id, olds, news)
         replaces = [k for k in REPLACE_ON if _changed(_id_key(olds.get(k)) if k == "tenantId" else olds.get(k),
                                                       _id_key(news.get(k)) if k == "tenantId" else news.get(k))]
         if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays")):
@@ -506,6 +515,7 @@ class TenantKeyProvider(ImburseProvider):
         if "publicKey" not in prior:
             # An import (no prior outputs, at most the declared inputs): its secret is unknowable. Say so,
             # clearly. A refresh of an adopted key ("" too) was told at adoption and is not told again.
+            _ADOPTIONS.record_imported(_key_ref(id_))
             pulumi.log.warn(
                 f"TenantKey {id_}: the private key of an existing key cannot be read from Imburse; "
                 "the private_key output of an imported key stays empty. Rotate it (change keepers) "
@@ -632,6 +642,30 @@ def key_problems(inputs: Mapping[str, Any]) -> list[Problem]:
         ("tenantId", _check_tenant_id), ("roles", check_tenant_roles), ("name", check_key_name),
         ("namePrefix", _check_resource_name), ("rotationDays", check_rotation_days), ("keepers", check_keepers))
     return [p for prop, rule in rules for p in _check_known(prop, inputs.get(prop), rule)]
+
+
+def _key_ref(id_: str) -> tuple[str, str]:
+    """The ledger's name for a key: ``(tenantId, publicKey)`` in lower case."""
+    tenant_id, public_key = _parse_id(id_)
+    return tenant_id.lower(), public_key.lower()
+
+
+def _diff_after_import(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
+    """Diff of a key imported in this deployment: taken over as it is, or refused (see :mod:`._adopt`).
+
+    The properties the service holds (tenant, roles and, when declared, name) must equal the declaration.
+    ``keepers`` and ``rotationDays`` have no live value: declared ones are recorded, with no replacement (the
+    next update counts ``rotationDays`` from the key's ``createdAt`` as for any key).
+    """
+    pairs: list[tuple[str, object, object]] = [
+        ("tenantId", _id_key(olds.get("tenantId")), _id_key(news.get("tenantId"))),
+        ("roles", _roles_key(olds.get("roles")), _roles_key(news.get("roles")))]
+    if "name" in news:
+        pairs.append(("name", olds.get("name"), news.get("name")))
+    refuse_import_differences(f"key {id_}", pairs, "Declare the key as it is (give its name; change it after "
+                                                   "importing it), or import another.")
+    recorded = [k for k in ("keepers", "rotationDays") if _changed(olds.get(k), news.get(k))]
+    return DiffResult(changes=bool(recorded), replaces=[])
 
 
 def _adoption(props: Mapping[str, Any]) -> tuple[str, str]:
