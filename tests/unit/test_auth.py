@@ -105,3 +105,27 @@ def test_a_twelve_digit_timestamp_and_surrounding_space_are_accepted() -> None:
 def test_a_new_private_key_is_base64_of_32_random_bytes() -> None:
     keys = {auth.new_private_key() for _ in range(8)}
     assert len(keys) == 8 and all(len(base64.b64decode(k, validate=True)) == 32 for k in keys)
+
+
+@pytest.mark.parametrize("private_key", [PRIVATE_KEY[:20] + " " + PRIVATE_KEY[20:], PRIVATE_KEY[:20] + "\n" +
+                                         PRIVATE_KEY[20:], "*" + PRIVATE_KEY, "not base64"])
+def test_a_private_key_with_characters_outside_base64_signs_nothing(private_key: str) -> None:
+    # A lenient decoder would drop the stray characters and sign with some key all the same.
+    with pytest.raises(ValueError) as caught:
+        auth.compute_signature(PUBLIC_KEY, private_key, NONCE, TIMESTAMP, BODY)
+    assert str(caught.value) == "the private key is not valid base64"
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    (f"Bearer {PUBLIC_KEY}:{NONCE}:{TIMESTAMP}:sig", "the Authorization scheme is not Hmac"),
+    (f"Hmac {PUBLIC_KEY}:{NONCE}:{TIMESTAMP}:sïg",
+     "an Hmac Authorization header is ASCII text: publicKey:nonce:timestamp:signature"),
+    (f"Hmac {PUBLIC_KEY}:{NONCE}:{TIMESTAMP}",
+     "an Hmac Authorization header has the form publicKey:nonce:timestamp:signature"),
+    (f"Hmac {PUBLIC_KEY}::{TIMESTAMP}:sig",
+     "an Hmac Authorization header has the form publicKey:nonce:timestamp:signature"),
+])
+def test_a_malformed_header_is_refused_saying_what_is_wrong(header: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        auth.parse_hmac_authorization(header)
+    assert str(caught.value) == message

@@ -103,3 +103,17 @@ def test_keepers_are_a_map_of_strings() -> None:
     assert check_keepers("keepers", {"epoch": "1"}) == check_keepers("keepers", None) == []
     assert [p.reason for p in check_keepers("keepers", {"epoch": 1})] == ["keepers['epoch'] must be a string, got int"]
     assert check_keepers("keepers", ["a"])[0].reason == "keepers must be a map of strings, got list"
+
+
+@given(st.uuids())
+def test_only_the_hyphenated_form_of_a_guid_is_one(value: uuid.UUID) -> None:
+    # Python's UUID() reads these too, but the API's ids are only ever the 36-character form.
+    for other in (value.hex, "{" + str(value) + "}", value.urn, str(value)[:-1]):
+        assert not is_guid(other)
+    assert is_guid(str(value))
+
+
+@pytest.mark.parametrize("value", ["not-a-guid-but-thirty-six-characters", "88fdb12a-14dc-419c-b74c-422e2c25cfeg",
+                                   36, None, ["88fdb12a-14dc-419c-b74c-422e2c25cfe7"]])
+def test_values_that_only_look_like_guids_are_not(value: object) -> None:
+    assert not is_guid(value)

@@ -10,13 +10,20 @@ import pytest
 from pulumi_imburse.models import ADDRESS_FIELDS
 from pulumi_imburse.roles import TENANT_ROLES
 from pulumi_imburse.validation import (
+    GUID_EXAMPLE,
     NAME_MAX_LENGTH,
     Problem,
     check_address,
+    check_bool,
+    check_guid,
+    check_keepers,
+    check_key_name,
     check_name,
+    check_rotation_days,
     check_tenant_roles,
     check_text,
     check_unknown,
+    describe,
 )
 
 pytestmark = pytest.mark.unit
@@ -65,3 +72,40 @@ CASES: list[tuple[Callable[[], list[Problem]], list[Problem]]] = [
 def test_each_rule_names_the_property_and_the_allowed_values(
         rule: Callable[[], list[Problem]], expected: list[Problem]) -> None:
     assert rule() == expected
+
+
+HIDDEN = "(not shown: inputs may be secrets)"
+EXAMPLE = GUID_EXAMPLE  # the GUID the messages show
+
+MORE_CASES: list[tuple[Callable[[], list[Problem]], list[Problem]]] = [
+    (lambda: check_guid("tenantId", None), [Problem("tenantId", f"tenantId is required: a GUID such as {EXAMPLE}")]),
+    (lambda: check_guid("tenantId", ""), [Problem("tenantId", f"tenantId is required: a GUID such as {EXAMPLE}")]),
+    (lambda: check_guid("tenantId", 7, show_value=False),
+     [Problem("tenantId", f"tenantId must be a GUID such as {GUID_EXAMPLE}, got a value of type int {HIDDEN}")]),
+    (lambda: check_key_name("name", "pulumi-pending-" + "0" * 32),
+     [Problem("name", "name: names of the form pulumi-pending-<32 hex digits> are reserved for keys being created; "
+                      "choose another name")]),
+    (lambda: check_rotation_days("rotationDays", "90"),
+     [Problem("rotationDays", "rotationDays must be a positive whole number of days, at most 36500 (100 years), "
+                              "got the string '90'")]),
+    (lambda: check_rotation_days("rotationDays", [90]),
+     [Problem("rotationDays", "rotationDays must be a positive whole number of days, at most 36500 (100 years), "
+                              "got [90]")]),
+    (lambda: check_keepers("keepers", ["epoch"]), [Problem("keepers", "keepers must be a map of strings, got list")]),
+    (lambda: check_keepers("keepers", {"epoch": 2, "ok": "1"}),
+     [Problem("keepers", "keepers['epoch'] must be a string, got int")]),
+    (lambda: check_bool("protect", "false"),
+     [Problem("protect", "protect must be true or false, got the string 'false'")]),
+    (lambda: check_bool("protect", 1), [Problem("protect", "protect must be true or false, got 1")]),
+]
+
+
+@pytest.mark.parametrize(("rule", "problems"), MORE_CASES)
+def test_more_rules_word_for_word(rule: Callable[[], list[Problem]], problems: list[Problem]) -> None:
+    assert rule() == problems
+
+
+@pytest.mark.parametrize(("value", "said"), [(5, "a value of type int"), (None, "a value of type NoneType"),
+                                             ("secret", "a string of 6 characters")])
+def test_a_value_is_described_without_its_content(value: object, said: str) -> None:
+    assert describe(value) == f"{said} {HIDDEN}"
