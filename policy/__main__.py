@@ -65,7 +65,10 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN as NATIVE_KEY_TYPE
+from pulumi_imburse.plugin.schema import TENANT_TOKEN as NATIVE_TENANT_TYPE
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
+from pulumi_imburse.rotating_key import TYPE_TOKEN as ROTATING_KEY_TYPE
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
 from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
 from pulumi_imburse.tenant_key import is_generated_name
@@ -75,9 +78,18 @@ PACK_NAME: Final = "imburse-guardrails"
 STACK_TYPE: Final = "pulumi:pulumi:Stack"
 """The root stack resource; its outputs are the stack's exports."""
 
+KEY_TYPES: Final = frozenset({TENANT_KEY_TYPE, NATIVE_KEY_TYPE, ROTATING_KEY_TYPE})
+"""Resource types that are tenant API keys: every key policy applies to each (the dynamic resources' types and
+the provider plugin's ``imburse:index:TenantKey``)."""
+TENANT_TYPES: Final = frozenset({TENANT_TYPE, NATIVE_TENANT_TYPE})
+"""Resource types that are tenants: the dynamic ``Tenant`` and the plugin's ``imburse:index:Tenant``."""
+SECRET_KEY_OUTPUTS: Final = ("privateKey", "previousPrivateKey")
+"""A key resource's outputs that hold a private key."""
+
 DEFAULT_MAX_ROLES: Final = 4
 DEFAULT_MAX_ROTATION_DAYS: Final = 90
 DEFAULT_MAX_KEYS_PER_TENANT: Final = 10
+DEFAULT_MIN_GRACE_DAYS: Final = 1
 DEFAULT_PRIVATE_KEY_NAMES: Final = ("privateKey",)
 MIN_PRIVATE_KEY_LENGTH: Final = 16
 """Shorter strings are never treated as a private key when looking for one inside an output."""
@@ -150,11 +162,12 @@ def _generated_name(props: Mapping[str, Any]) -> bool:
 
 
 def _key_label(args: ResourceValidationArgs) -> str:
-    """``TenantKey '<resource name>'``, with the key's name when it was given explicitly."""
+    """``TenantKey '<resource name>'`` (or the key's own type), with the key's name when it was given explicitly."""
+    kind = args.resource_type.rsplit(":", 1)[-1]
     name, _ = _get(args.props, "name")
     if isinstance(name, str) and name and name != args.name and not _generated_name(args.props):
-        return f"TenantKey {args.name!r} (key name {name!r})"
-    return f"TenantKey {args.name!r}"
+        return f"{kind} {args.name!r} (key name {name!r})"
+    return f"{kind} {args.name!r}"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,7 +175,7 @@ def _key_label(args: ResourceValidationArgs) -> str:
 # --------------------------------------------------------------------------------------------------
 
 def _no_tenant_admin(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TENANT_KEY_TYPE:
+    if args.resource_type not in KEY_TYPES:
         return
     _raw, known, unknown = _roles(args.props)
     if not any(LEGACY_ROLE_CODES.get(r, r) == TENANT_ADMIN for r in known if isinstance(r, str)):
@@ -187,7 +200,7 @@ def _no_tenant_admin(args: ResourceValidationArgs, report_violation: ReportViola
 
 
 def _known_roles(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TENANT_KEY_TYPE:
+    if args.resource_type not in KEY_TYPES:
         return
     raw, known, unknown = _roles(args.props)
     value = known if _is_list(raw) else raw
@@ -211,7 +224,7 @@ def _known_roles(args: ResourceValidationArgs, report_violation: ReportViolation
 
 
 def _max_roles(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TENANT_KEY_TYPE:
+    if args.resource_type not in KEY_TYPES:
         return
     raw, known, unknown = _roles(args.props)
     if not _is_list(raw):
@@ -230,7 +243,7 @@ def _max_roles(args: ResourceValidationArgs, report_violation: ReportViolation) 
 
 
 def _rotation(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != TENANT_KEY_TYPE:
+    if args.resource_type not in KEY_TYPES:
         return
     keepers, keepers_unknown = _get(args.props, "keepers")
     if isinstance(keepers, Mapping) and len(keepers) > 0:
@@ -257,6 +270,38 @@ def _rotation(args: ResourceValidationArgs, report_violation: ReportViolation) -
         f"(e.g. {{\"rotatedOn\": \"2025-01\"}}) that you change when the key must rotate.",
         None,
     )
+
+
+def _grace_period(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in KEY_TYPES:
+        return
+    minimum = _config_int(args.get_config(), "minGraceDays", DEFAULT_MIN_GRACE_DAYS)
+    if minimum <= 0:
+        return
+    fix = (f"or set minGraceDays in the policy config of tenant-key-grace-period (now {minimum}) to 0 if every "
+           "application reloads its key at once.")
+    if args.resource_type == ROTATING_KEY_TYPE:
+        grace, unknown = _get(args.props, "graceDays")
+        if unknown is not None:
+            raise unknown
+        if isinstance(grace, (int, float)) and not isinstance(grace, bool) and grace < minimum:
+            report_violation(
+                f"{_key_label(args)} keeps its previous key {grace:g} days after a rotation, less than minGraceDays "
+                f"{minimum}: applications get less time to move to the new key. Set graceDays: {minimum} (or more), "
+                + fix, None)
+        return
+    keepers, keepers_unknown = _get(args.props, "keepers")
+    days, days_unknown = _get(args.props, "rotationDays")
+    if not ((isinstance(keepers, Mapping) and len(keepers) > 0) or isinstance(days, (int, float))):
+        for unknown in (keepers_unknown, days_unknown):
+            if unknown is not None:
+                raise unknown
+        return  # never rotates: tenant-key-rotation's concern
+    report_violation(
+        f"{_key_label(args)} rotates with no grace period: each rotation revokes the old key in the same update "
+        "that creates the new one, so an application still holding it fails until it picks up the new key. "
+        f"Declare it as a RotatingTenantKey with grace_days of at least {minimum} (in stack config: graceDays), which "
+        "keeps the previous key working that long after a rotation, " + fix, None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,8 +418,10 @@ def _no_plaintext_private_key(args: StackValidationArgs, report_violation: Repor
     names.discard("")
     private_keys: dict[str, str] = {}
     for r in args.resources:
-        if r.resource_type == TENANT_KEY_TYPE:
-            value = views.get(r.urn, {}).get("privateKey")
+        if r.resource_type not in KEY_TYPES:
+            continue
+        for output in SECRET_KEY_OUTPUTS:
+            value = views.get(r.urn, {}).get(output)
             value = value.value if isinstance(value, _Secret) else value
             if isinstance(value, str) and len(value) >= MIN_PRIVATE_KEY_LENGTH:
                 private_keys[value] = r.urn
@@ -409,18 +456,18 @@ def _max_keys_per_tenant(args: StackValidationArgs, report_violation: ReportViol
     tenants_by_id: dict[str, PolicyResource] = {}
     tenants_by_urn: dict[str, PolicyResource] = {}
     for r in args.resources:
-        if r.resource_type == TENANT_TYPE:
+        if r.resource_type in TENANT_TYPES:
             tenants_by_urn[r.urn] = r
             tenant_id, _ = _get(r.props, "tenantId")
             if isinstance(tenant_id, str) and tenant_id:
                 tenants_by_id[tenant_id] = r
     groups: dict[str, list[str]] = {}
     for r in args.resources:
-        if r.resource_type != TENANT_KEY_TYPE:
+        if r.resource_type not in KEY_TYPES:
             continue
         # The Tenant a key's tenantId came from identifies its tenant even while the id is unknown
         # (preview of a tenant created in the same run); otherwise group by the id itself.
-        sources = [d for d in r.property_dependencies.get("tenantId", []) if d.resource_type == TENANT_TYPE]
+        sources = [d for d in r.property_dependencies.get("tenantId", []) if d.resource_type in TENANT_TYPES]
         tenant_id, _ = _get(r.props, "tenantId")
         if len({d.urn for d in sources}) == 1:
             group = sources[0].urn
@@ -444,7 +491,7 @@ def _max_keys_per_tenant(args: StackValidationArgs, report_violation: ReportViol
 def _tenants_protected(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     exempt = set(_config_strings(args.get_config(), "exemptTenants"))
     for r in args.resources:
-        if r.resource_type != TENANT_TYPE or r.opts.protect or r.name in exempt or r.urn in exempt:
+        if r.resource_type not in TENANT_TYPES or r.opts.protect or r.name in exempt or r.urn in exempt:
             continue
         report_violation(
             f"Tenant {r.name!r} is not protected: a mistaken delete or replace would delete the tenant "
@@ -511,6 +558,18 @@ POLICIES: Final[list[Policy]] = [
                                 "description": "Longest rotationDays accepted when no keepers are set."},
         }),
         validate=_rotation,
+    ),
+    ResourceValidationPolicy(
+        name="tenant-key-grace-period",
+        display_name="Rotation without downtime",
+        description="A key that rotates should keep its previous key working for a grace period of at least "
+                    "minGraceDays (a RotatingTenantKey with graceDays), so applications can move to the new key.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "minGraceDays": {"type": "integer", "minimum": 0, "default": DEFAULT_MIN_GRACE_DAYS,
+                             "description": "Fewest days a rotated-out key should keep working (0: no check)."},
+        }),
+        validate=_grace_period,
     ),
     StackValidationPolicy(
         name="no-plaintext-private-key-output",

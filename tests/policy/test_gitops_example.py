@@ -68,6 +68,13 @@ def test_the_example_ships_the_pack_and_one_policy_config_per_stack() -> None:
         assert "imburse-gitops:tenants" in stack_file(env)
     workflow = (GITOPS / ".github" / "workflows" / "imburse-gitops.yml").read_text()
     assert workflow.count(f"policyPacks: {PACK}") == 3  # the PR preview, up on staging, up on prod
+    # The daily run: `up --refresh` on each stack, with the same pack and policy configs.
+    scheduled = yaml.safe_load((GITOPS / ".github" / "workflows" / "imburse-rotate.yml").read_text())
+    assert "schedule" in scheduled[True]  # YAML 1.1 reads the key `on` as True
+    steps = [step["with"] for job in scheduled["jobs"].values() for step in job["steps"]
+             if step.get("uses", "").startswith("pulumi/actions@")]
+    assert [(w["command"], w["refresh"], w["stack-name"], w["policyPacks"], w["policyPackConfigs"]) for w in steps] == [
+        ("up", True, env, PACK, f"policy-config.{env}.json") for env in ENVIRONMENTS]
 
 
 @pytest.mark.parametrize("gitops", ENVIRONMENTS, indirect=True)
@@ -113,7 +120,33 @@ def test_a_pull_request_is_judged_by_each_environments_policy_config(pull_reques
     run = preview(s, f"policy-config.{env}.json", packs=[PACK])
 
     level = EXPECTED_LEVEL[env]
-    assert run.verdicts() == {("acme-reports", "tenant-key-rotation"): level, ("acme", "tenants-protected"): level}
+    assert run.verdicts() == {("acme-reports", "tenant-key-rotation"): level, ("acme", "tenants-protected"): level,
+                              ("acme-reports", "tenant-key-grace-period"): "advisory"}
     assert "rotates every 180 days, more than maxRotationDays 90" in run.message("acme-reports", "tenant-key-rotation")
     assert run.failed is (level == "mandatory")
     assert requests_served(s.emulator) == served
+
+
+def test_the_daily_scheduled_run_rotates_a_due_key_and_keeps_the_previous_one_for_its_grace_period(
+        emulator: EmulatorProcess) -> None:
+    """What imburse-rotate.yml runs on staging, once ``ci`` has outlived its 30 days: ``up --refresh`` with the pack."""
+    with emulated_stack(GITOPS, stack_name="staging", emulator=emulator, env=PACK_ENV) as s:
+        try:
+            assert not up(s, "policy-config.staging.json", packs=[PACK]).failed
+            first = s.stack.outputs()
+            tenant_id, ci = first["tenantIds"].value["acme"], first["publicKeys"].value["acme/ci"]
+            spec = stack_file("staging")["imburse-gitops:tenants"]["acme"]["keys"]["ci"]
+            emulator.age_key(tenant_id, ci, spec["rotationDays"] + 1)
+
+            daily = up(s, "policy-config.staging.json", packs=[PACK], refresh=True)
+            assert not daily.failed, daily.error
+            assert daily.violations == []
+            assert isinstance(daily.result, auto.UpResult) and changes(daily.result) == {"update": 1}
+            now = s.stack.outputs()
+            assert now["publicKeys"].value["acme/ci"] != ci
+            assert now["previousPublicKeys"].value["acme/ci"] == ci
+            assert now["previousPrivateKeys"].secret
+            with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as api:
+                assert ci in {k.public_key for k in api.list_keys(tenant_id)}  # the previous key still works
+        finally:
+            unprotect(s)

@@ -18,7 +18,7 @@ import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_imburse import Tenant, TenantKey
+from pulumi_imburse import RotatingTenantKey, Tenant, TenantKey
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.roles import TENANT_ADMIN, TENANT_ROLES
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
@@ -60,6 +60,17 @@ CROWDED_KEYS: dict[str, tuple[list[str], int | None, dict[str, Any]]] = {
 PRIVATE_KEY_LIKE = "not-a-real-key-but-plain-text"
 LONG_ADMIN = "admin-with-a-long-resource-name-" + "x" * 63
 """95 characters: its generated key name keeps only the first 91 of them (tenant_key.generated_name)."""
+# name: (roles, graceDays). RotatingTenantKeys rotating every 30 days, all on the tenant `tidy`.
+ROTATING_KEYS: dict[str, tuple[list[str], int]] = {
+    "graceful": ([READ], 7),
+    "no-grace": ([READ], 0),
+    "graceful-admin": ([TENANT_ADMIN], 7),
+}
+ROTATES_WITHOUT_GRACE = [
+    *(name for name, (_, days, extra) in CROWDED_KEYS.items() if days or extra.get("keepers")),
+    "roles-later", LONG_ADMIN, "tidy-reader", "no-grace"]
+"""Every key that rotates with no grace period: each TenantKey with rotationDays or keepers, and the
+RotatingTenantKey with graceDays 0."""
 
 
 def matrix() -> None:
@@ -74,6 +85,8 @@ def matrix() -> None:
               roles=crowded.tenant_id.apply(lambda _id: [READ]))
     TenantKey(LONG_ADMIN, tenant_id=tidy.tenant_id, roles=[TENANT_ADMIN], rotation_days=30)
     reader = TenantKey("tidy-reader", tenant_id=tidy.tenant_id, roles=["tenant-app-read"], rotation_days=30)
+    for name, (roles, grace) in ROTATING_KEYS.items():
+        RotatingTenantKey(name, tenant_id=tidy.tenant_id, roles=roles, rotation_days=30, grace_days=grace)
     pulumi.export("tidyReaderPublicKey", reader.public_key)
     pulumi.export("tidyReaderPrivateKey", reader.private_key)  # a secret output: fine
     pulumi.export("secretPrivateKey", pulumi.Output.secret(PRIVATE_KEY_LIKE))  # fine
@@ -107,6 +120,8 @@ EXPECTED_DEFAULT = {
     ("keys", "no-plaintext-private-key-output"): "mandatory",
     ("crowded", "max-keys-per-tenant"): "advisory",
     ("tidy", "tenants-protected"): "advisory",
+    ("graceful-admin", "tenant-key-no-tenant-admin"): "mandatory",  # every key policy applies to rotating keys
+    **{(name, "tenant-key-grace-period"): "advisory" for name in ROTATES_WITHOUT_GRACE if name != "roles-later"},
 }
 
 
@@ -120,9 +135,10 @@ def test_each_policy_reports_what_it_should_and_nothing_else(default: Run) -> No
     notes = {k: lvl for k, lvl in verdicts.items() if k[0] == "roles-later"}
     assert {k: lvl for k, lvl in verdicts.items() if k[0] != "roles-later"} == EXPECTED_DEFAULT
     # roles unknown during the preview: each roles policy says it will run during the update instead
-    assert notes == {("roles-later", p): "advisory"
-                     for p in ("tenant-key-no-tenant-admin", "tenant-key-known-roles", "tenant-key-max-roles")}
-    assert all("during preview" in v.message for v in default.violations if v.resource == "roles-later")
+    assert notes == {("roles-later", p): "advisory" for p in (
+        "tenant-key-no-tenant-admin", "tenant-key-known-roles", "tenant-key-max-roles", "tenant-key-grace-period")}
+    assert all("during preview" in v.message for v in default.violations
+               if v.resource == "roles-later" and v.policy != "tenant-key-grace-period")
 
 
 def test_a_mandatory_violation_fails_the_preview(default: Run) -> None:
@@ -182,10 +198,11 @@ def test_policy_config_allowlists_and_limits(stack: EmulatedStack, tmp_path: Pat
     config = write_config(tmp_path / "policy-config.json", {
         # a resource name, an explicit key name, a URN
         "tenant-key-no-tenant-admin": {
-            "allowedKeys": ["admin", "self-service-bot", key_urn("admin-by-urn"), LONG_ADMIN]},
+            "allowedKeys": ["admin", "self-service-bot", key_urn("admin-by-urn"), LONG_ADMIN, "graceful-admin"]},
         "tenant-key-known-roles": {"allowedRoles": [TENANT_ADMIN, *NOT_WRITE]},
         "tenant-key-max-roles": {"maxRoles": 2},
         "tenant-key-rotation": {"maxRotationDays": 60},
+        "tenant-key-grace-period": {"minGraceDays": 0},  # keys may rotate without a grace period
         "no-plaintext-private-key-output": {"privateKeyNames": ["privateKey", "apiSecret"]},
         "max-keys-per-tenant": {"maxKeysPerTenant": 20},
         "tenants-protected": {"exemptTenants": ["tidy"]},
@@ -217,12 +234,17 @@ def test_levels_are_overridden_per_policy(stack: EmulatedStack, tmp_path: Path) 
         "tenant-key-no-tenant-admin": "advisory",
         "no-plaintext-private-key-output": {"enforcementLevel": "advisory"},
         "tenant-key-rotation": {"enforcementLevel": "mandatory", "maxRotationDays": 400},
+        "tenant-key-grace-period": {"minGraceDays": 10},
         "tenants-protected": "disabled",
     })
     run = preview(stack, config)
-    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory"}
+    no_grace = {"tenant-key-grace-period": "advisory"}
+    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", **no_grace}
     assert run.of("never-rotates") == {"tenant-key-rotation": "mandatory"}
-    assert run.of("rotates-yearly") == {}  # within maxRotationDays 400
+    assert run.of("rotates-yearly") == no_grace  # within maxRotationDays 400, but no grace period
+    assert run.of("graceful") == no_grace  # 7 days, less than minGraceDays 10
+    assert ("RotatingTenantKey 'graceful' keeps its previous key 7 days after a rotation, less than minGraceDays 10"
+            in run.message("graceful", "tenant-key-grace-period"))
     assert run.of("tidy") == {}
     assert {v.level for v in run.violations if v.policy == "no-plaintext-private-key-output"} == {"advisory"}
     assert run.failed  # the rotation policy is mandatory now
@@ -231,11 +253,12 @@ def test_levels_are_overridden_per_policy(stack: EmulatedStack, tmp_path: Path) 
 def test_all_advisory_reports_everything_and_the_preview_succeeds(stack: EmulatedStack, tmp_path: Path) -> None:
     run = preview(stack, write_config(tmp_path / "advisory.json", {"all": "advisory"}))
     assert not run.failed, run.error
-    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory"}
+    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", "tenant-key-grace-period": "advisory"}
     assert run.of("tidy") == {"tenants-protected": "advisory"}
     assert {v.level for v in run.violations} == {"advisory"}
     assert isinstance(run.result, auto.PreviewResult)
-    assert changes(run.result) == {"create": len(CROWDED_KEYS) + 6}  # the stack, 2 tenants, every key
+    # the stack, 2 tenants, every key
+    assert changes(run.result) == {"create": len(CROWDED_KEYS) + len(ROTATING_KEYS) + 6}
 
 
 def test_all_disabled_reports_nothing(stack: EmulatedStack, tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ INVALID: list[tuple[str, dict[str, object] | str, str]] = [
     ("a misspelt policy", {"tenant-key-max-role": "mandatory"},
      "invalid policy config for imburse-guardrails: 'tenant-key-max-role' is not a policy of imburse-guardrails "
      "(its policies: tenant-key-no-tenant-admin, tenant-key-known-roles, tenant-key-max-roles, tenant-key-rotation, "
-     "no-plaintext-private-key-output, max-keys-per-tenant, tenants-protected; or all)"),
+     "tenant-key-grace-period, no-plaintext-private-key-output, max-keys-per-tenant, tenants-protected; or all)"),
+    ("a negative grace period", {"tenant-key-grace-period": {"minGraceDays": -1}},
+     "tenant-key-grace-period: minGraceDays: Must be greater than or equal to 0"),
     ("not JSON", "{tenant-key-max-roles: 2}", "invalid character 't' looking for beginning of object key string"),
 ]
 
@@ -65,6 +67,7 @@ def test_a_valid_config_with_levels_and_properties_is_accepted(stack: EmulatedSt
     run = preview(stack, write_config(tmp_path / "policy-config.json", {
         "all": "mandatory",
         "tenant-key-max-roles": {"enforcementLevel": "advisory", "maxRoles": 1},
+        "tenant-key-grace-period": {"minGraceDays": 0},  # 0: a key may rotate with no grace period
         "tenants-protected": "disabled",
     }))
     assert not run.failed, run.error

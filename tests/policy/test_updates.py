@@ -19,6 +19,7 @@ import pytest
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.rotating_key import TYPE_TOKEN as ROTATING_KEY_TYPE
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
 from tests.engine import api_writes
 from tests.policy.support import KEY_TYPE, PACK, PACK_ENV, STACK_TYPE, preview, up, urn, write_config
@@ -63,6 +64,10 @@ def key_urn(stack: str, name: str) -> str:
     return urn(stack, PROJECT, KEY_TYPE, name)
 
 
+def rotating_key_urn(stack: str, name: str) -> str:
+    return urn(stack, PROJECT, ROTATING_KEY_TYPE, name)
+
+
 def analyze(s: EmulatedStack, *args: str) -> subprocess.CompletedProcess[str]:
     """``pulumi policy analyze --stack <stack> --policy-pack policy/analyzer [args]``: the pack on the stack's state."""
     return subprocess.run(["pulumi", "policy", "analyze", "--stack", s.stack.name, "--policy-pack", str(PACK), *args],
@@ -76,7 +81,7 @@ def deployed(emulator: EmulatorProcess) -> Iterator[tuple[EmulatedStack, str, An
     """A stack with two keys on an existing tenant, after a successful ``up``: (stack, tenant id, that up)."""
     with existing_tenant(emulator, "policy-updates") as tenant_id, emulated_stack(
             PROGRAM, stack_name="updates", emulator=emulator, env=PACK_ENV,
-            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30},
+            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30, "graceDays": 7},
                                                      "legacy": {"roles": READ}}}) as s:
         yield s, tenant_id, up(s)
 
@@ -98,10 +103,10 @@ def test_a_mandatory_violation_stops_up_before_any_write(deployed: tuple[Emulate
     s, tenant_id, _ = deployed
     keys_before, state_before, writes_before = keys_of(s.emulator, tenant_id), resources(s), api_writes(s.emulator)
     outputs_before = {k: v.value for k, v in s.stack.outputs().items()}
-    good = {"ci": {"roles": READ, "rotationDays": 30}, "legacy": {"roles": READ}}
+    good = {"ci": {"roles": READ, "rotationDays": 30, "graceDays": 7}, "legacy": {"roles": READ}}
     # an update that gives `ci` tenant-admin, and a new tenant-admin key
-    s.set_config({"keys": {**good, "ci": {"roles": ADMIN, "rotationDays": 30},
-                           "minter": {"roles": ["tenant-admin"], "rotationDays": 30}}})
+    s.set_config({"keys": {**good, "ci": {"roles": ADMIN, "rotationDays": 30, "graceDays": 7},
+                           "minter": {"roles": ["tenant-admin"], "rotationDays": 30, "graceDays": 7}}})
     try:
         run = up(s)
     finally:
@@ -121,7 +126,8 @@ def test_up_without_preview_stops_at_the_refused_key_after_what_it_depends_on(em
     # key is refused when it comes up. (`pulumi up` without --skip-preview previews first and stops there.)
     with emulated_stack(PROGRAM, stack_name="depends", emulator=emulator, env=PACK_ENV,
                         config={"tenantName": "policy-depends",
-                                "keys": {"minter": {"roles": ["tenant-admin"], "rotationDays": 30}}}) as s:
+                                "keys": {"minter": {"roles": ["tenant-admin"], "rotationDays": 30,
+                                                    "graceDays": 7}}}) as s:
         writes_before = api_writes(s.emulator)
         run = up(s)
         assert run.failed
@@ -150,7 +156,8 @@ def test_roles_that_are_not_tenant_roles_fail_check_and_the_policy(emulator: Emu
     with existing_tenant(emulator, "policy-check") as tenant_id, emulated_stack(
             PROGRAM, stack_name="check", emulator=emulator, env=PACK_ENV, destroy_on_exit=False,
             config={"tenantId": tenant_id,
-                    "keys": {"typo": {"roles": ["tenant-app-reed", "account-admin"], "rotationDays": 30}}}) as s:
+                    "keys": {"typo": {"roles": ["tenant-app-reed", "account-admin"], "rotationDays": 30,
+                                      "graceDays": 7}}}) as s:
         run = preview(s)
     assert run.failed
     assert run.of("typo") == {"tenant-key-known-roles": "mandatory"}
@@ -166,7 +173,7 @@ def test_roles_that_are_not_tenant_roles_fail_check_and_the_policy(emulator: Emu
 def test_a_private_key_exported_as_plain_text_fails_up_after_the_fact(emulator: EmulatorProcess) -> None:
     with existing_tenant(emulator, "policy-leak") as tenant_id, emulated_stack(
             PROGRAM, stack_name="leak", emulator=emulator, env=PACK_ENV,
-            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30}},
+            config={"tenantId": tenant_id, "keys": {"ci": {"roles": READ, "rotationDays": 30, "graceDays": 7}},
                     "exportPlainPrivateKeys": "true"}) as s:
         # The first preview cannot tell: the key, and so its private key, does not exist yet.
         assert preview(s).violations == []
@@ -176,7 +183,7 @@ def test_a_private_key_exported_as_plain_text_fails_up_after_the_fact(emulator: 
         (leak,) = run.violations
         assert (leak.policy, leak.level, leak.urn) == (
             "no-plaintext-private-key-output", "mandatory", urn("leak", PROJECT, STACK_TYPE, f"{PROJECT}-leak"))
-        assert (f"Stack output 'ciPrivateKey' holds the private key of {key_urn('leak', 'ci')} as plain text"
+        assert (f"Stack output 'ciPrivateKey' holds the private key of {rotating_key_urn('leak', 'ci')} as plain text"
                 in leak.message)
         assert "never pass it through Output.unsecret" in leak.message
         # ...after the update: the key exists, and the state holds its private key in plain text

@@ -1,5 +1,5 @@
 """One TenantKey per entry of the structured config ``keys`` (``{name: {roles, rotationDays}}``), so a test picks
-the policy verdicts by config alone.
+the policy verdicts by config alone; an entry with ``graceDays`` is a RotatingTenantKey.
 
 ``tenantId`` puts the keys on an existing tenant; without it the stack creates the Tenant ``tenant`` (named by
 ``tenantName``) and the keys take its id. Each key's public key is exported, and its private key as the secret
@@ -9,7 +9,7 @@ it is, unless ``exportPlainPrivateKeys`` is true: then as plain text (``Output.u
 
 import pulumi
 
-from pulumi_imburse import Tenant, TenantAddressArgs, TenantArgs, TenantKey, TenantKeyArgs
+from pulumi_imburse import RotatingTenantKey, Tenant, TenantAddressArgs, TenantArgs, TenantKey, TenantKeyArgs
 
 config = pulumi.Config()
 
@@ -23,8 +23,13 @@ else:
     pulumi.export("tenantId", tenant.tenant_id)
 
 for name, spec in (config.get_object("keys") or {}).items():
-    key = TenantKey(name, TenantKeyArgs(tenant_id=tenant_id, roles=spec["roles"],
-                                        rotation_days=spec.get("rotationDays")))
+    key: TenantKey | RotatingTenantKey
+    if "graceDays" in spec:
+        key = RotatingTenantKey(name, tenant_id=tenant_id, roles=spec["roles"], rotation_days=spec.get("rotationDays"),
+                                grace_days=spec["graceDays"])
+    else:
+        key = TenantKey(name, TenantKeyArgs(tenant_id=tenant_id, roles=spec["roles"],
+                                            rotation_days=spec.get("rotationDays")))
     pulumi.export(f"{name}PublicKey", key.public_key)
     if config.get_bool("exportPlainPrivateKeys"):
         pulumi.export(f"{name}PrivateKey", pulumi.Output.unsecret(key.private_key))
