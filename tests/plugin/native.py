@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import pulumi
 from pulumi_imburse.plugin import schema
 from pulumi_imburse.testing.stacks import EmulatedStack
 
+PLUGIN_EXECUTABLE = Path(sys.executable).parent / "pulumi-resource-imburse"
+"""The plugin's console script beside this interpreter (``pip install`` puts it there)."""
 KEY_OUTPUTS = ("name", "namePrefix", "keepers", "rotationDays", "accountId", "publicKey", "privateKey", "createdAt")
 TENANT_OUTPUTS = ("address", "tenantId", "accountId")
 

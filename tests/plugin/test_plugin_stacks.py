@@ -7,6 +7,10 @@ CLI's results, ``pulumi stack export`` and the emulator's keys and tenants.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,6 +19,7 @@ from pulumi import automation as auto
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.plugin import schema
 from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN, TENANT_TOKEN
 from pulumi_imburse.testing import emulated_stack
 
@@ -159,3 +164,27 @@ def test_two_explicit_providers_manage_two_accounts(emulator: EmulatorProcess) -
         for acct in accounts:
             with ImburseClient(emulator.base_url, acct["publicKey"], acct["privateKey"]) as client:
                 assert client.list_tenants() == []
+
+
+def test_the_one_command_install_serves_stacks_without_the_plugin_on_path(
+        emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str, tmp_path: Path) -> None:
+    """``pulumi plugin install resource imburse <version> --file "$(command -v pulumi-resource-imburse)"``."""
+    home = tmp_path / "pulumi-home"
+    env = {"PULUMI_HOME": str(home), "PULUMI_IGNORE_AMBIENT_PLUGINS": "true"}  # the engine must use the install
+    installed = subprocess.run(
+        [shutil.which("pulumi") or "pulumi", "plugin", "install", "resource", "imburse", schema.version(),
+         "--file", str(native.PLUGIN_EXECUTABLE)],
+        env={**os.environ, **env, "PULUMI_SKIP_UPDATE_CHECK": "true"}, capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+
+    def program() -> None:
+        native.tenant_key("installed", tenantId=existing_tenant, roles=[READ])
+
+    with emulated_stack(program, project_name="plugin-installed", emulator=emulator, env=env) as s:
+        out = Output()
+        assert changes(s.stack.up(on_output=out)) == {"create": 2}
+        assert "from $PATH" not in out.text
+        [key] = api.list_keys(existing_tenant)
+        assert key.name.startswith("installed-")
+        s.stack.destroy(on_output=quiet)
+    assert api.list_keys(existing_tenant) == []
