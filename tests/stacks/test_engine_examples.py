@@ -62,9 +62,10 @@ def test_rotation_example_keepers_replace_create_before_delete(emulator: Emulato
                                                                api: ImburseClient) -> None:
     with emulated_stack(EXAMPLES / "rotation", stack_name="dev", emulator=emulator) as s:
         first = s.stack.up(on_output=quiet)
-        assert changes(first) == {"create": 4}
+        assert changes(first) == {"create": 5}
         old_public, old_private = value(first, "onDemandPublicKey"), value(first, "onDemandPrivateKey")
         scheduled = value(first, "scheduledPublicKey")
+        graceful, graceful_private = value(first, "gracefulPublicKey"), value(first, "gracefulPrivateKey")
         resources = (s.stack.export_stack().deployment or {})["resources"]
         tenant_id = next(r["outputs"]["tenantId"] for r in resources if r["type"].endswith(":Tenant"))
         assert changes(s.stack.preview(on_output=quiet)) == {}
@@ -72,13 +73,18 @@ def test_rotation_example_keepers_replace_create_before_delete(emulator: Emulato
         s.set_config({"rotationEpoch": "2"})
         events: list[auto.EngineEvent] = []
         rotated = s.stack.up(on_output=quiet, on_event=events.append)
-        assert changes(rotated) == {"replace": 1}
+        assert changes(rotated) == {"replace": 1, "update": 1}
         assert step_ops(events, "on-demand") == ["create-replacement", "replace", "delete-replaced"]
+        assert step_ops(events, "graceful") == ["update"]  # the same epoch rotates it in place...
         new_public, new_private = value(rotated, "onDemandPublicKey"), value(rotated, "onDemandPrivateKey")
         assert new_public != old_public and new_private != old_private
-        assert {k.public_key for k in api.list_keys(tenant_id)} == {new_public, scheduled}
+        new_graceful = value(rotated, "gracefulPublicKey")
+        assert value(rotated, "gracefulPreviousPublicKey") == graceful  # ...and keeps the old key working
+        assert {k.public_key for k in api.list_keys(tenant_id)} == {new_public, scheduled, new_graceful, graceful}
         assert authenticates(emulator, new_public, new_private)
         assert not authenticates(emulator, old_public, old_private)
+        assert authenticates(emulator, graceful, graceful_private)
+        assert authenticates(emulator, new_graceful, value(rotated, "gracefulPrivateKey"))
         assert value(rotated, "scheduledPublicKey") == scheduled  # the scheduled key is not due yet
 
         s.stack.destroy(on_output=quiet)
