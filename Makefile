@@ -51,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) pulumi-cli
+pytest: $(STAMP) pulumi-cli node
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 ## demo: start the emulator and deploy the root stack against it with the Pulumi CLI

@@ -5,7 +5,7 @@ import * as imburse from "@pulumi-imburse/imburse";
 
 type TenantRole = imburse.types.enums.TenantRole;
 
-/** A key made outside this stack, to bring under management with the `import` resource option. */
+/** A key made outside this stack, brought under management with the `import` resource option. */
 interface ImportedKey {
     /** The key's tenant. */
     tenantId: string;
@@ -27,7 +27,8 @@ interface SecondAccount {
  *
  * - `ciRoles` (list of roles; default `[tenant-transaction-read]`): a change updates the CI key in place;
  * - `ciKeyEpoch` (string; default `2026-11`): a change replaces (rotates) the CI key;
- * - `importedKey` (object, optional): an existing key adopted into the stack with the `import` option;
+ * - `importedKeys` (object, optional): resource name -> an existing key, imported into the stack with the
+ *   `import` resource option (or declared after `pulumi import` put it there: the option is then a no-op);
  * - `secondAccount` (object, optional) and `secondAccountPrivateKey` (secret): a second account, through an
  *   explicit `imburse.Provider`, with a tenant and a key of its own.
  *
@@ -59,14 +60,14 @@ export function imburseStack(): Record<string, pulumi.Output<unknown>> {
         checkoutPublicKey: checkout.publicKey,
     };
 
-    const imported = config.getObject<ImportedKey>("importedKey");
-    if (imported) {
-        const key = new imburse.TenantKey("imported", {
-            tenantId: imported.tenantId,
-            roles: imported.roles,
-            name: imported.name,
-        }, { import: `${imported.tenantId}/${imported.publicKey}` });
-        outputs.importedPublicKey = key.publicKey;
+    const imported = config.getObject<Record<string, ImportedKey>>("importedKeys") ?? {};
+    for (const [name, key] of Object.entries(imported)) {
+        const resource = new imburse.TenantKey(name, {
+            tenantId: key.tenantId,
+            roles: key.roles,
+            name: key.name,
+        }, { import: `${key.tenantId}/${key.publicKey}` });
+        outputs[`${name}PublicKey`] = resource.publicKey;
     }
 
     const second = config.getObject<SecondAccount>("secondAccount");
