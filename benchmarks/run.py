@@ -10,6 +10,12 @@ program that declares N ``TenantKey`` resources in one tenant, through ``pulumi_
     python benchmarks/run.py --quick            # a smoke run: N=40, L=10 ms, 1 repeat
     python benchmarks/run.py --n 400 --latency-ms 50 --parallel 32
 
+The same run also compares the two ways to use the provider, at ``--parallel`` 16 and 32 (``--plugin-parallel``):
+the Python dynamic resources (``pulumi_imburse.TenantKey``, served by the dynamic-provider host's 4 threads) and
+the provider plugin (``imburse:index:TenantKey``, ``pulumi-resource-imburse``), each against its own floor
+``ceil(N / concurrency) * L + L`` (one round trip per key, one token exchange; concurrency 4 for the host, P for
+the plugin).
+
 Results: a JSON file in ``benchmarks/results/`` (and ``latest.json``), plus a short table on stdout.
 """
 
@@ -39,6 +45,7 @@ from pulumi import automation as auto
 from pulumi_imburse import TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN
 from pulumi_imburse.testing import emulated_stack
 
 BENCH_DIR: Final = Path(__file__).resolve().parent
@@ -50,6 +57,8 @@ HOST_WORKERS: Final = 4
 """``python -m pulumi.dynamic`` serves gRPC calls from a ThreadPoolExecutor(max_workers=4)."""
 TOKEN_ROUTE: Final = "POST /identity/v1/hmac/management"
 ROLES: Final = ["tenant-app-read"]
+PLUGIN_PARALLEL: Final = (16, 32)
+"""The ``--parallel`` values at which the plugin and the dynamic resources are compared."""
 
 # What `python -m pulumi.dynamic` imports before it serves (pulumi/dynamic/__main__.py), for the import share.
 HOST_IMPORTS: Final = ("import asyncio, base64, dill, grpc\n"
@@ -113,6 +122,12 @@ def ours(name: str, tenant_id: str) -> pulumi.CustomResource:
     return TenantKey(name, tenant_id=tenant_id, roles=ROLES)
 
 
+def native(name: str, tenant_id: str) -> pulumi.CustomResource:
+    """``imburse:index:TenantKey``, served by the ``pulumi-resource-imburse`` plugin."""
+    outputs = dict.fromkeys(("name", "accountId", "publicKey", "privateKey", "createdAt"))
+    return pulumi.CustomResource(TENANT_KEY_TOKEN, name, {**outputs, "tenantId": tenant_id, "roles": ROLES})
+
+
 def cli_env(latency_ms: float, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """More environment for the CLI and the hosts it starts.
 
@@ -138,9 +153,10 @@ def by_method(stats: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-def floor_seconds(n: int, latency_s: float) -> float:
-    """The host serves 4 calls at a time, each create needs one round trip, plus the one token exchange."""
-    return math.ceil(n / HOST_WORKERS) * latency_s + latency_s
+def floor_seconds(n: int, latency_s: float, concurrency: int = HOST_WORKERS) -> float:
+    """``concurrency`` creates at a time (the host serves 4 calls at a time; the plugin as many as the engine's
+    ``--parallel``), each needing one round trip, plus the one token exchange."""
+    return math.ceil(n / concurrency) * latency_s + latency_s
 
 
 def cli_duration(stdout: str) -> float | None:
@@ -153,7 +169,8 @@ def cli_duration(stdout: str) -> float | None:
 
 
 def run_up(emu: EmulatorProcess, label: str, declare: Declare, n: int, latency_ms: float, *,
-           parallel: int | None, env: Mapping[str, str] | None = None, noop: bool = False) -> dict[str, Any]:
+           parallel: int | None, env: Mapping[str, str] | None = None, noop: bool = False,
+           concurrency: int = HOST_WORKERS) -> dict[str, Any]:
     """``pulumi up`` of ``n`` keys in a fresh stack and tenant; with ``noop``, a second ``pulumi up`` after it."""
     with ImburseClient(emu.base_url, emu.public_key, emu.private_key, account_id=emu.account_id) as api:
         tenant = api.create_tenant(f"bench {label}"[:100]).tenant_id
@@ -169,7 +186,7 @@ def run_up(emu: EmulatorProcess, label: str, declare: Declare, n: int, latency_m
         stats = emu.stats()["requests"]
         if len(marks.created) != n:
             raise RuntimeError(f"{label}: {len(marks.created)} of {n} keys reported created")
-        floor = floor_seconds(n, latency_ms / 1000)
+        floor = floor_seconds(n, latency_ms / 1000, concurrency)
         span = max(marks.created) - marks.start
         figures: dict[str, Any] = {
             "parallel": parallel or "default",
@@ -185,6 +202,7 @@ def run_up(emu: EmulatorProcess, label: str, declare: Declare, n: int, latency_m
             "after_last_created_s": round(start + wall - max(marks.created), 4),
             "http_requests": sum(stats.values()),
             "http_requests_per_key": round(sum(stats.values()) / n, 4),
+            "peak_in_flight": emu.stats().get("inFlight", {}).get("peak"),
             "requests_by_route": stats,
             "state": state_figures(s.stack, s.backend_dir, n),
         }
@@ -207,10 +225,10 @@ def state_figures(stack: auto.Stack, backend_dir: Path, n: int) -> dict[str, Any
     size = checkpoint.stat().st_size
     stored = json.loads(checkpoint.read_text(encoding="utf-8"))
     keys = [r for r in stored["checkpoint"]["latest"]["resources"] if r["type"].endswith(":TenantKey")]
-    provider = keys[0]["inputs"]["__provider"] if keys else ""
+    provider = keys[0]["inputs"].get("__provider", "") if keys else ""  # none for the plugin's keys
     secret = isinstance(provider, dict)
     exported = next(r for r in stack.export_stack().deployment["resources"] if r["type"].endswith(":TenantKey"))
-    plain = exported["inputs"]["__provider"]
+    plain = exported["inputs"].get("__provider", "")
     plain = plain.get("plaintext", "") if isinstance(plain, dict) else plain
     return {
         "checkpoint_bytes": size,
@@ -325,6 +343,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="emulator latency per API request (default 20; --quick: 10)")
     parser.add_argument("--parallel", type=int, default=16,
                         help="the explicit `pulumi up --parallel` compared with the engine's default (16)")
+    parser.add_argument("--plugin-parallel", type=int, nargs="+", default=list(PLUGIN_PARALLEL),
+                        help="--parallel values at which the plugin and the dynamic resources are compared "
+                             "(default: 16 32)")
     parser.add_argument("--repeat", type=int, default=None, help="repeats of each up; medians reported (default 3)")
     parser.add_argument("--cold-repeats", type=int, default=None, help="one-key ups measured (default 5)")
     parser.add_argument("--quick", action="store_true", help="a fast smoke run (N=40, L=10 ms, 1 repeat)")
@@ -335,7 +356,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.latency_ms = args.latency_ms if args.latency_ms is not None else (10.0 if args.quick else 20.0)
     args.repeat = args.repeat or (1 if args.quick else 3)
     args.cold_repeats = args.cold_repeats or (1 if args.quick else 5)
-    if args.n < 1 or args.parallel < 1 or args.repeat < 1 or args.latency_ms < 0:
+    if args.n < 1 or args.parallel < 1 or args.repeat < 1 or args.latency_ms < 0 or min(args.plugin_parallel) < 1:
         parser.error("--n, --parallel and --repeat must be positive and --latency-ms >= 0")
     return args
 
@@ -360,7 +381,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     n, latency = args.n, args.latency_ms
     result: dict[str, Any] = {
         "params": {"n": n, "latency_ms": latency, "parallel": args.parallel, "repeat": args.repeat,
-                   "host_workers": HOST_WORKERS, "default_parallel": _default_parallel()},
+                   "host_workers": HOST_WORKERS, "default_parallel": _default_parallel(),
+                   "plugin_parallel": args.plugin_parallel},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
                     "pulumi_cli": _cli_version(), "loadavg_start": _loadavg()},
     }
@@ -371,10 +393,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("calibration", lambda name, tenant: bench_calibration.SleepTenantKey(name, tenant, ROLES),
          {"parallel": None}),
     ]
+    for p in args.plugin_parallel:  # the dynamic resources and the plugin, at the same --parallel
+        if p != args.parallel:
+            configs.append((f"ours-parallel-{p}", ours, {"parallel": p}))
+        configs.append((f"plugin-parallel-{p}", native, {"parallel": p, "concurrency": p, "noop": p == args.parallel}))
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in configs}
     with EmulatorProcess(latency_ms=latency) as emu:
         _progress("warm-up (bytecode caches, not measured)")
-        for label, declare, _ in (configs[0], configs[-1]):  # ours and the calibration: one key each
+        for label, declare in (("ours", ours), ("calibration", configs[3][1]), ("plugin", native)):  # one key each
             run_up(emu, f"warm-up-{label}", declare, 1, latency, parallel=None)
         for r in range(args.repeat):
             order = configs if r % 2 == 0 else configs[::-1]  # alternate, so no config always runs first
@@ -385,6 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                           f"(steps {figures['steps_span_s']:.2f} s), floor/wall {figures['floor_over_wall']:.3f}"
                           + (f", no-change up {figures['noop']['wall_s']:.2f} s" if "noop" in figures else ""))
         result["runs"] = {label: _summarise(rs) for label, rs in runs.items()}
+        result["plugin_vs_dynamic"] = _plugin_vs_dynamic(result["runs"], args.plugin_parallel)
         if not args.no_baseline:
             baseline = load_by_value()
             creds = {"base_url": emu.base_url, "account_id": emu.account_id, "public_key": emu.public_key,
@@ -426,12 +453,33 @@ def _summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "floor_over_steps_span": median("floor_over_steps_span"),
         "first_created_s": median("first_created_s"),
         "http_requests_per_key": median("http_requests_per_key"),
+        "peak_in_flight": max(r.get("peak_in_flight") or 0 for r in runs),
         "state": runs[-1]["state"],
         "all": list(runs),
     }
     if "noop" in runs[0]:
         out["noop_wall_s"] = median("wall_s", "noop")
         out["noop"] = {k: runs[-1]["noop"][k] for k in ("changes", "writes", "reads", "token_exchanges")}
+    return out
+
+
+def _plugin_vs_dynamic(runs: Mapping[str, Any], parallels: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """At each ``--parallel``: both walls, the plugin's floor and floor/wall, and dynamic wall / plugin wall
+    (per repeat, median: the two ran under the same machine conditions)."""
+    out: dict[str, dict[str, Any]] = {}
+    for p in parallels:
+        plugin, dynamic = runs[f"plugin-parallel-{p}"], runs[f"ours-parallel-{p}"]
+        pairs = zip(dynamic["all"], plugin["all"], strict=True)
+        out[str(p)] = {
+            "plugin_wall_s": plugin["wall_s"], "dynamic_wall_s": dynamic["wall_s"],
+            "plugin_floor_s": plugin["floor_s"], "plugin_floor_over_wall": plugin["floor_over_wall"],
+            "plugin_floor_over_steps_span": plugin["floor_over_steps_span"],
+            "dynamic_floor_s": dynamic["floor_s"], "dynamic_floor_over_wall": dynamic["floor_over_wall"],
+            "dynamic_over_plugin_wall": round(statistics.median(d["wall_s"] / q["wall_s"] for d, q in pairs), 3),
+            "plugin_requests_per_key": plugin["http_requests_per_key"],
+            "dynamic_requests_per_key": dynamic["http_requests_per_key"],
+            "plugin_peak_in_flight": plugin["peak_in_flight"], "dynamic_peak_in_flight": dynamic["peak_in_flight"],
+        }
     return out
 
 
@@ -485,6 +533,13 @@ def render(result: Mapping[str, Any]) -> str:
                           f"secret: {b['state']['provider_secret']}"),
         ]
     rows += [(f"  {k}", f"{v:.3f}") for k, v in ratios.items()]
+    for p, c in result.get("plugin_vs_dynamic", {}).items():
+        rows.append((f"plugin vs dynamic, --parallel {p}",
+                     f"plugin {c['plugin_wall_s']:.2f} s (floor {c['plugin_floor_s']:.3f} s, floor/wall "
+                     f"{c['plugin_floor_over_wall']:.3f}, {c['plugin_requests_per_key']:.2f} req/key, peak "
+                     f"{c['plugin_peak_in_flight']} requests in flight); dynamic {c['dynamic_wall_s']:.2f} s (floor "
+                     f"{c['dynamic_floor_s']:.3f} s, peak {c['dynamic_peak_in_flight']} in flight); dynamic/plugin "
+                     f"{c['dynamic_over_plugin_wall']:.3f}"))
     rows += [
         ("cold start", f"pulumi up of one key {cs['up_one_key_s']:.2f} s (L=0; first create "
                        f"{cs['to_first_create_s']:.2f} s after the call)"),
