@@ -15,6 +15,7 @@ from pulumi_imburse.validation import (
     Problem,
     check_address,
     check_bool,
+    check_grace_days,
     check_guid,
     check_keepers,
     check_key_name,
@@ -109,3 +110,18 @@ def test_more_rules_word_for_word(rule: Callable[[], list[Problem]], problems: l
                                              ("secret", "a string of 6 characters")])
 def test_a_value_is_described_without_its_content(value: object, said: str) -> None:
     assert describe(value) == f"{said} {HIDDEN}"
+
+
+GRACE = "a whole number of days from 0 to 36500 (100 years)"
+
+
+@pytest.mark.parametrize(("value", "problems"), [
+    (0, []),  # no grace: the old key goes at the next update
+    (36500, []),
+    (-1, [Problem("graceDays", f"graceDays must be {GRACE}, got -1")]),
+    (36501, [Problem("graceDays", f"graceDays must be {GRACE}, got 36501")]),
+    (None, [Problem("graceDays", f"graceDays is required: {GRACE}")]),
+    ("7", [Problem("graceDays", f"graceDays must be {GRACE}, got the string '7'")]),
+])
+def test_grace_days_from_none_to_a_century(value: object, problems: list[Problem]) -> None:
+    assert check_grace_days("graceDays", value) == problems
