@@ -78,7 +78,8 @@ def test_the_example_ships_the_pack_and_one_policy_config_per_stack() -> None:
 
 
 @pytest.mark.parametrize("gitops", ENVIRONMENTS, indirect=True)
-def test_each_environment_passes_the_pack_and_creates_its_tenant_and_keys(gitops: EmulatedStack) -> None:
+def test_each_environment_passes_the_pack_creates_its_keys_and_its_daily_run_rotates_a_due_one(
+        gitops: EmulatedStack) -> None:
     s, env = gitops, gitops.stack.name
     config = f"policy-config.{env}.json"
 
@@ -99,6 +100,20 @@ def test_each_environment_passes_the_pack_and_creates_its_tenant_and_keys(gitops
     assert set(outputs["privateKeys"].value) == {"acme/ci", "acme/checkout"}
     deployment = s.stack.export_stack().deployment or {}
     assert [r["urn"].rsplit("::", 1)[-1] for r in deployment["resources"] if r.get("protect")] == ["acme"]
+
+    # The daily run (imburse-rotate.yml), once `ci` has outlived its rotationDays: `up --refresh` with the pack.
+    ci = outputs["publicKeys"].value["acme/ci"]
+    s.emulator.age_key(tenant_id, ci, spec["keys"]["ci"]["rotationDays"] + 1)
+    daily = up(s, config, packs=[PACK], refresh=True)
+    assert not daily.failed, daily.error
+    assert daily.violations == []
+    assert isinstance(daily.result, auto.UpResult) and changes(daily.result) == {"update": 1}
+    now = s.stack.outputs()
+    assert now["publicKeys"].value["acme/ci"] != ci
+    assert now["previousPublicKeys"].value["acme/ci"] == ci  # the previous key works for graceDays more
+    assert now["previousPrivateKeys"].secret
+    with ImburseClient(s.emulator.base_url, s.emulator.public_key, s.emulator.private_key) as api:
+        assert ci in {k.public_key for k in api.list_keys(tenant_id)}
 
 
 # A pull request that adds a key rotating every 180 days and unprotects the tenant: staging's config leaves both
@@ -126,27 +141,3 @@ def test_a_pull_request_is_judged_by_each_environments_policy_config(pull_reques
     assert run.failed is (level == "mandatory")
     assert requests_served(s.emulator) == served
 
-
-def test_the_daily_scheduled_run_rotates_a_due_key_and_keeps_the_previous_one_for_its_grace_period(
-        emulator: EmulatorProcess) -> None:
-    """What imburse-rotate.yml runs on staging, once ``ci`` has outlived its 30 days: ``up --refresh`` with the pack."""
-    with emulated_stack(GITOPS, stack_name="staging", emulator=emulator, env=PACK_ENV) as s:
-        try:
-            assert not up(s, "policy-config.staging.json", packs=[PACK]).failed
-            first = s.stack.outputs()
-            tenant_id, ci = first["tenantIds"].value["acme"], first["publicKeys"].value["acme/ci"]
-            spec = stack_file("staging")["imburse-gitops:tenants"]["acme"]["keys"]["ci"]
-            emulator.age_key(tenant_id, ci, spec["rotationDays"] + 1)
-
-            daily = up(s, "policy-config.staging.json", packs=[PACK], refresh=True)
-            assert not daily.failed, daily.error
-            assert daily.violations == []
-            assert isinstance(daily.result, auto.UpResult) and changes(daily.result) == {"update": 1}
-            now = s.stack.outputs()
-            assert now["publicKeys"].value["acme/ci"] != ci
-            assert now["previousPublicKeys"].value["acme/ci"] == ci
-            assert now["previousPrivateKeys"].secret
-            with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as api:
-                assert ci in {k.public_key for k in api.list_keys(tenant_id)}  # the previous key still works
-        finally:
-            unprotect(s)
