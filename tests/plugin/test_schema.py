@@ -99,3 +99,12 @@ def test_replacing_inputs_say_so() -> None:
     assert "in place" in key["inputProperties"]["roles"]["description"].lower()
     # Python names never reach the language-neutral schema.
     assert "adopt_public_key" not in json.dumps(key) and "tenant_id" not in json.dumps(key)
+
+
+def test_the_plugin_prints_its_schema_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from pulumi_imburse.plugin import server
+
+    server.main(["--schema"])
+    assert json.loads(capsys.readouterr().out) == json.loads(schema.SCHEMA_PATH.read_text())
+    server.main(["--version"])
+    assert capsys.readouterr().out.strip() == schema.version()

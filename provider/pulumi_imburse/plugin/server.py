@@ -315,7 +315,11 @@ async def serve(engine_address: str | None, *, out: Any = None) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """The ``pulumi-resource-imburse`` console script: ``pulumi-resource-imburse <engine address>``."""
-    parser = argparse.ArgumentParser(prog="pulumi-resource-imburse", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="pulumi-resource-imburse",
+        description="The Imburse resource provider plugin. The Pulumi engine starts it (with its own address) and "
+                    "calls it over gRPC; install it with: pulumi plugin install resource imburse <version> --file "
+                    '"$(command -v pulumi-resource-imburse)"')
     parser.add_argument("engine", nargs="?", help="the Pulumi engine's address (passed by the engine)")
     parser.add_argument("--version", action="store_true", help="print the plugin's version and exit")
     parser.add_argument("--schema", action="store_true", help="print the package schema and exit")
