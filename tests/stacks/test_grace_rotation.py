@@ -14,15 +14,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
+from pulumi import automation as auto
 
 from pulumi_imburse import RotatingTenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.routes import CREATE_KEY, DEFAULT_ROUTES
 from pulumi_imburse.tenant_key import parse_time
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
+from pulumi_imburse.validation import PENDING_NAME
 
 from ..engine import api_writes, authenticates, changes, quiet, strings
 from .test_stacks import KeyWatcher, run_cli
@@ -164,3 +173,70 @@ def test_refresh_notices_either_key_revoked_outside_pulumi_and_destroy_in_a_grac
         assert live(api, tenant) == set()
         assert not authenticates(emulator, b, now["previous_private_key"])
         assert not authenticates(emulator, d, now["private_key"])
+
+
+def provider_pids(s: EmulatedStack) -> list[int]:
+    """The dynamic-provider processes (``python -m pulumi.dynamic``) the CLI started for this stack: those whose
+    environment names this stack's backend (no other process has it)."""
+    backend = f"PULUMI_BACKEND_URL={s.env['PULUMI_BACKEND_URL']}".encode()
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if (proc.name.isdigit() and b"pulumi.dynamic" in (proc / "cmdline").read_bytes()
+                    and backend in (proc / "environ").read_bytes().split(b"\0")):
+                pids.append(int(proc.name))
+        except OSError:  # gone, or not ours to read
+            continue
+    return pids
+
+
+def test_a_provider_killed_in_the_middle_of_a_rotation_leaves_a_state_the_next_up_converges_from(
+        emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str) -> None:
+    tenant = existing_tenant
+    create = DEFAULT_ROUTES[CREATE_KEY]
+    creates = f"{create.method} {create.path}"
+    with emulated_stack(program, project_name="grace-killed", emulator=emulator,
+                        config={"tenantId": tenant}) as s:
+        s.stack.up(on_output=quiet)
+        a, a_private = out(s)["public_key"], out(s)["private_key"]
+        emulator.age_key(tenant, a, ROTATION_DAYS + 1)
+        s.stack.refresh(on_output=quiet)  # the state now knows the key is due
+
+        # Every answer now takes 1.5 s; a create is carried out at once (then its answer waits).
+        before = emulator.stats()["requests"].get(creates, 0)
+        emulator.set_faults(latencyMs=1500)
+        killed: list[int] = []
+
+        def kill_the_provider_once_the_new_key_exists() -> None:
+            deadline = time.monotonic() + 60
+            while emulator.stats()["requests"].get(creates, 0) == before and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling the emulator's counter, not timing anything
+            for pid in provider_pids(s):  # the new key exists, under its provisional name, its answer pending
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        killer = threading.Thread(target=kill_the_provider_once_the_new_key_exists)
+        killer.start()
+        try:
+            with pytest.raises(auto.CommandError):
+                s.stack.up(on_output=quiet)
+        finally:
+            killer.join(timeout=90)
+            emulator.clear_faults()
+        assert killed, "no provider process of this stack was found"
+
+        # The state is as before the killed run: the old key, still working, still due.
+        assert state(s)["publicKey"] == a and "previousPublicKey" not in state(s)
+        assert authenticates(emulator, a, a_private)
+        leftovers = {k.public_key for k in api.list_keys(tenant) if PENDING_NAME.fullmatch(k.name)}
+        assert len(leftovers) == 1 and live(api, tenant) == {a} | leftovers
+
+        again = s.stack.up(on_output=quiet)
+        assert changes(again) == {"update": 1}
+        now = out(s)
+        b = now["public_key"]
+        assert now["previous_public_key"] == a and b not in leftovers | {a}
+        assert authenticates(emulator, a, a_private) and authenticates(emulator, b, now["private_key"])
+        # The provisionally named key is in no state and nobody holds its private key; the first create in the
+        # tenant 15 minutes (PENDING_STALE_SECONDS) after it was made revokes it (tests/faults/test_recovery.py).
+        assert live(api, tenant) == {a, b} | leftovers
