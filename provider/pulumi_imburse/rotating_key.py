@@ -158,13 +158,15 @@ def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) 
     elif any(_changed(olds.get(k), news.get(k)) for k in ROTATE_ON):
         reasons.append("keepers changed: it rotates")
     elif rotation_due(created, news.get("rotationDays"), now=now):
-        reasons.append(f"its current key, created {created}, is {news.get('rotationDays')} days old: it rotates")
+        reasons.append(f"its current key, created {created}, is rotationDays ({_days(news.get('rotationDays'))}) "
+                       "old: it rotates")
     rotate = bool(reasons)
     revoke = cut_short = False
     if olds.get("previousPublicKey") and current:
         if grace_over(created, news.get("graceDays"), now=now):
             revoke = True
-            reasons.append(f"the previous key's grace period ({news.get('graceDays')} days) is over: it is revoked")
+            reasons.append(f"the previous key's grace period ({_days(news.get('graceDays'))} days from the current "
+                           f"key's createdAt) is over: it is revoked")
         elif rotate and not is_unknown(news.get("graceDays")):
             revoke = cut_short = True
             reasons.append("the previous key, still in its grace period, is revoked before the rotation (a "
@@ -342,7 +344,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
         if _changed(_roles_key(olds.get("roles")), _roles_key(news.get("roles"))):
             updates.append("roles")
         if decided.acts:
-            pulumi.log.info(f"RotatingTenantKey {news.get('namePrefix')}: " + "; ".join(decided.reasons))
+            _say_once(f"RotatingTenantKey {news.get('namePrefix')}: " + "; ".join(decided.reasons))
         return DiffResult(changes=bool(updates or decided.acts), replaces=[])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -420,6 +422,21 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+_SAID: Final[set[str]] = set()
+
+
+def _say_once(message: str) -> None:
+    """Log ``message`` once per provider process (the engine diffs a resource again after a refresh)."""
+    if message not in _SAID:
+        _SAID.add(message)
+        pulumi.log.info(message)
+
+
+def _days(value: Any) -> str:
+    """A number of days as the user wrote it (the engine sends numbers as floats: 90.0 is 90)."""
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
 def _tenant_of(id_: str) -> str:

@@ -33,7 +33,7 @@ from pulumi_imburse.tenant_key import parse_time
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
 from pulumi_imburse.validation import PENDING_NAME
 
-from ..engine import api_writes, authenticates, changes, quiet, strings
+from ..engine import Output, api_writes, authenticates, changes, quiet, strings
 from .test_stacks import KeyWatcher, run_cli
 
 ROTATION_DAYS, GRACE_DAYS = 90, 7
@@ -102,8 +102,13 @@ def rotate_then_settle(s: EmulatedStack, emulator: EmulatorProcess, api: Imburse
 
     emulator.age_key(tenant, a, ROTATION_DAYS + 1)  # 91 days old
     writes = api_writes(emulator)
-    assert changes(s.stack.preview(on_output=quiet, refresh=True)) == {"update": 1}
+    seen = Output()
+    assert changes(s.stack.preview(on_output=seen, refresh=True)) == {"update": 1}
     assert api_writes(emulator) == writes  # previews write nothing
+    # The preview says why, once.
+    diagnostics = seen.text.split("Diagnostics:", 1)[-1]
+    assert diagnostics.count(f"info: RotatingTenantKey {RESOURCE}: its current key, created ") == 1, seen.text
+    assert f"is rotationDays ({ROTATION_DAYS}) old: it rotates" in seen.text
 
     rotated = s.stack.up(on_output=quiet, refresh=True)
     assert changes(rotated) == {"update": 1}  # in place: the resource, its id and its dependents stay
