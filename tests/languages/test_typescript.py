@@ -15,7 +15,8 @@ from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN
 from pulumi_imburse.testing import emulated_stack
 
 from ..engine import api_writes, authenticates, changes, quiet
-from .support import TS_EXAMPLE, cli, deploy_ts, state_resources, yaml_twin
+from ..plugin.native import cli, resources, yaml_twin
+from .support import TS_EXAMPLE, deploy_ts
 
 READ, APP_READ, PAYOUT = "tenant-transaction-read", "tenant-app-read", "tenant-payout-scheme-write"
 CHECKOUT_ROLES = ["tenant-collect-scheme-read", "tenant-transaction-write"]
@@ -64,7 +65,7 @@ def test_typescript_program_lifecycle(emulator: EmulatorProcess, api: ImburseCli
         out = cli(s, "import", TENANT_KEY_TOKEN, "legacy", f"{tenant_id}/{by_cli.public_key}", "--yes",
                   "--generate-code=false", "--protect=false", cwd=yaml_twin(s))
         assert out.returncode == 0, out.stdout + out.stderr
-        [imported] = [r for r in state_resources(s, TENANT_KEY_TOKEN) if r["urn"].endswith("::legacy")]
+        [imported] = [r for r in resources(s, TENANT_KEY_TOKEN) if r["urn"].endswith("::legacy")]
         assert imported["inputs"] == {"tenantId": tenant_id, "roles": [APP_READ], "name": "made-by-hand"}
         s.set_config({"importedKeys": {
             "legacy": {"tenantId": tenant_id, "publicKey": by_cli.public_key, "roles": [APP_READ],

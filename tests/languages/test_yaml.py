@@ -18,7 +18,8 @@ from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN
 from pulumi_imburse.testing import emulated_stack
 
 from ..engine import api_writes, authenticates, changes, quiet
-from .support import YAML_EXAMPLE, cli, state_resources
+from ..plugin.native import cli, resources
+from .support import YAML_EXAMPLE
 
 READ, APP_READ = "tenant-transaction-read", "tenant-app-read"
 CHECKOUT_ROLES = ["tenant-collect-scheme-read", "tenant-transaction-write"]
@@ -75,7 +76,7 @@ def test_yaml_program_lifecycle(emulator: EmulatorProcess, api: ImburseClient) -
                   "--protect=false", "--out", str(generated))
         assert out.returncode == 0, out.stdout + out.stderr
         assert api_writes(emulator) == writes  # an import reads, it never writes
-        [imported] = [r for r in state_resources(s, TENANT_KEY_TOKEN) if r["urn"].endswith("::legacy")]
+        [imported] = [r for r in resources(s, TENANT_KEY_TOKEN) if r["urn"].endswith("::legacy")]
         assert imported["id"] == f"{tenant_id}/{made.public_key}"
         assert imported["outputs"]["publicKey"] == made.public_key
         code = yaml.safe_load(generated.read_text())
