@@ -30,7 +30,8 @@ def sdk(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """``pulumi_imburse_sdk``, installed with pip from sdk/python (its dependencies are this venv's)."""
     tmp = tmp_path_factory.mktemp("python-sdk")
     source, target = tmp / "source", tmp / "site"
-    shutil.copytree(REPO / "sdk" / "python", source)
+    shutil.copytree(REPO / "sdk" / "python", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
                           str(source)], capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout + run.stderr
