@@ -78,7 +78,9 @@ PACK_NAME: Final = "imburse-guardrails"
 STACK_TYPE: Final = "pulumi:pulumi:Stack"
 """The root stack resource; its outputs are the stack's exports."""
 
-KEY_TYPES: Final = frozenset({TENANT_KEY_TYPE, NATIVE_KEY_TYPE, ROTATING_KEY_TYPE})
+ROTATING_KEY_TYPES: Final = frozenset({ROTATING_KEY_TYPE})
+"""Key types that keep their previous key for a grace period after a rotation (``graceDays``)."""
+KEY_TYPES: Final = frozenset({TENANT_KEY_TYPE, NATIVE_KEY_TYPE, *ROTATING_KEY_TYPES})
 """Resource types that are tenant API keys: every key policy applies to each (the dynamic resources' types and
 the provider plugin's ``imburse:index:TenantKey``)."""
 TENANT_TYPES: Final = frozenset({TENANT_TYPE, NATIVE_TENANT_TYPE})
@@ -280,7 +282,7 @@ def _grace_period(args: ResourceValidationArgs, report_violation: ReportViolatio
         return
     fix = (f"or set minGraceDays in the policy config of tenant-key-grace-period (now {minimum}) to 0 if every "
            "application reloads its key at once.")
-    if args.resource_type == ROTATING_KEY_TYPE:
+    if args.resource_type in ROTATING_KEY_TYPES:
         grace, unknown = _get(args.props, "graceDays")
         if unknown is not None:
             raise unknown
