@@ -329,6 +329,8 @@ class TenantKeyProvider(ImburseProvider):
                 # else: the adopted key keeps its name, which this resource does not manage.
             if _olds:
                 _mark_existing(inputs)  # Check with old inputs: the resource exists (see _adopt)
+                if _imported_unreconciled(_olds):
+                    problems += _import_problems(_olds, inputs)
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -650,6 +652,42 @@ def _key_ref(id_: str) -> tuple[str, str]:
     return tenant_id.lower(), public_key.lower()
 
 
+_IMPORT_HINT: Final = "Declare the key as it is (give its name; change it after importing it), or import another."
+
+
+def _import_pairs(live: Mapping[str, Any], declared: Mapping[str, Any]) -> list[tuple[str, object, object]]:
+    """``(property, live, declared)`` for what the service holds: tenant, roles and, when declared, name."""
+    pairs: list[tuple[str, object, object]] = [
+        ("tenantId", _id_key(live.get("tenantId")), _id_key(declared.get("tenantId"))),
+        ("roles", _roles_key(live.get("roles")), _roles_key(declared.get("roles")))]
+    if "name" in declared:
+        pairs.append(("name", live.get("name"), declared.get("name")))
+    return pairs
+
+
+def _imported_unreconciled(olds: Mapping[str, Any]) -> bool:
+    """Whether the old inputs came straight from an import and no declaration has been accepted since.
+
+    An import's Read returns the inputs the service holds (tenantId, roles, name), never ``namePrefix``, which
+    every accepted declaration's checked inputs carry (the resource name). So the state keeps this mark across
+    runs until a declaration that matches the live key is accepted (the engine then stores the checked inputs):
+    an import that was recorded but refused (``up --skip-preview``) is refused again, never updated silently.
+    """
+    prior = strip_provider(olds)
+    return bool(prior) and "namePrefix" not in prior
+
+
+def _import_problems(olds: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[Problem]:
+    """Check's refusal of a declaration that differs from the key it imports (see :mod:`._adopt`)."""
+    pairs = _import_pairs(olds, inputs)
+    try:
+        refuse_import_differences(f"key {olds.get('name')!r} of tenant {olds.get('tenantId')}", pairs, _IMPORT_HINT)
+    except AdoptionError as exc:
+        first = next(p for p, live, declared in pairs if live != declared and not is_unknown(declared))
+        return [Problem(first, str(exc))]
+    return []
+
+
 def _diff_after_import(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
     """Diff of a key imported in this deployment: taken over as it is, or refused (see :mod:`._adopt`).
 
@@ -657,13 +695,7 @@ def _diff_after_import(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any
     ``keepers`` and ``rotationDays`` have no live value: declared ones are recorded, with no replacement (the
     next update counts ``rotationDays`` from the key's ``createdAt`` as for any key).
     """
-    pairs: list[tuple[str, object, object]] = [
-        ("tenantId", _id_key(olds.get("tenantId")), _id_key(news.get("tenantId"))),
-        ("roles", _roles_key(olds.get("roles")), _roles_key(news.get("roles")))]
-    if "name" in news:
-        pairs.append(("name", olds.get("name"), news.get("name")))
-    refuse_import_differences(f"key {id_}", pairs, "Declare the key as it is (give its name; change it after "
-                                                   "importing it), or import another.")
+    refuse_import_differences(f"key {id_}", _import_pairs(olds, news), _IMPORT_HINT)
     recorded = [k for k in ("keepers", "rotationDays") if _changed(olds.get(k), news.get(k))]
     return DiffResult(changes=bool(recorded), replaces=[])
 

@@ -106,6 +106,8 @@ def test_import_option_adopts_matching_declarations_and_refuses_others(
     made = api.create_key(existing_tenant, [READ], name="hand-made")
     live_tenant = api.get_tenant(existing_tenant)
     declared: dict[str, Any] = {"roles": [READ, WRITE]}
+    refusal = (f"cannot import key 'hand-made' of tenant {existing_tenant}: it differs from the declaration (roles: "
+               f"live ['{READ}'], declared ['{READ}', '{WRITE}']). Nothing was changed.")
 
     def program() -> None:
         native.tenant("existing", pulumi.ResourceOptions(import_=existing_tenant), name=live_tenant.name)
@@ -114,24 +116,31 @@ def test_import_option_adopts_matching_declarations_and_refuses_others(
 
     with emulated_stack(program, project_name="plugin-import-option", emulator=emulator) as s:
         writes = api_writes(emulator)
-        out = Output()
         # The engine (v3.274) would import the key and then update it to the declaration; the provider refuses
-        # a difference between the live key and the declaration, as an adoption does. `pulumi up` previews first
-        # (Automation's up skips the preview: then the import is recorded in state, still with no write).
+        # a difference between the live key and the declaration, as an adoption does.
+        out = Output()
         with pytest.raises(auto.CommandError):
-            s.stack.preview(on_output=out)
-        assert (f"cannot import key {existing_tenant}/{made.public_key}: it differs from the declaration (roles: "
-                f"live ['{READ}'], declared ['{READ}', '{WRITE}']). Nothing was changed.") in out.text
-        assert api_writes(emulator) == writes  # nothing changed in Imburse
-        assert list(api.get_key(existing_tenant, made.public_key).roles) == [READ]
+            s.stack.preview(on_output=out)  # `pulumi up` previews first: then nothing at all is recorded
+        assert refusal in out.text
         assert native.resources(s, TENANT_KEY_TOKEN) == native.resources(s, TENANT_TOKEN) == []
+        for _ in range(2):  # without a preview (Automation API, --skip-preview) the engine records the import
+            out = Output()  # first; it stays refused on every later run, and nothing is written
+            with pytest.raises(auto.CommandError):
+                s.stack.up(on_output=out)
+            assert refusal in out.text
+            assert api_writes(emulator) == writes
+            assert list(api.get_key(existing_tenant, made.public_key).roles) == [READ]
 
-        declared["roles"] = [READ]
-        up = s.stack.up(on_output=quiet)
-        assert changes(up) == {"create": 1, "import": 2}  # the stack, and the two imports
+        declared["roles"] = [READ]  # the declaration now matches: the import is accepted, still with no write
+        s.stack.up(on_output=quiet)
         assert api_writes(emulator) == writes
         assert [t["id"] for t in native.resources(s, TENANT_TOKEN)] == [existing_tenant]
+        assert [k["id"] for k in native.resources(s, TENANT_KEY_TOKEN)] == [f"{existing_tenant}/{made.public_key}"]
         assert changes(s.stack.preview(on_output=quiet)) == {}
+
+        declared["roles"] = [READ, WRITE]  # and then it is managed like any key: roles change in place
+        assert changes(s.stack.up(on_output=quiet)) == {"update": 1}
+        assert sorted(api.get_key(existing_tenant, made.public_key).roles) == [READ, WRITE]
         s.stack.destroy(on_output=quiet)  # deletes the tenant and its key: they are the stack's now
 
 
