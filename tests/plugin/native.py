@@ -39,10 +39,13 @@ def tenant(resource_name: str, opts: pulumi.ResourceOptions | None = None, /, **
     return pulumi.CustomResource(schema.TENANT_TOKEN, resource_name, props, opts)
 
 
-def provider(name: str, *, base_url: str, public_key: str, private_key: str) -> pulumi.ProviderResource:
-    """An explicit ``imburse`` provider with its own account's credentials (the private key a secret)."""
+def provider(name: str, *, base_url: str, public_key: str, private_key: str,
+             secret: bool = True) -> pulumi.ProviderResource:
+    """An explicit ``imburse`` provider with its own account's credentials (the private key given as a secret, or,
+    with ``secret=False``, as plain text: the provider makes it a secret itself)."""
     return pulumi.ProviderResource(schema.PACKAGE, name, {
-        "baseUrl": base_url, "publicKey": public_key, "privateKey": pulumi.Output.secret(private_key)})
+        "baseUrl": base_url, "publicKey": public_key,
+        "privateKey": pulumi.Output.secret(private_key) if secret else private_key})
 
 
 def cli(s: EmulatedStack, *args: str, cwd: Path | None = None, timeout: float = 180,

@@ -149,8 +149,9 @@ def test_two_explicit_providers_manage_two_accounts(emulator: EmulatorProcess) -
 
     def program() -> None:
         for i, acct in enumerate(accounts):
+            # account1's private key is given in plain text: the provider stores it as a secret all the same
             prov = native.provider(f"account{i}", base_url=emulator.base_url, public_key=acct["publicKey"],
-                                   private_key=acct["privateKey"])
+                                   private_key=acct["privateKey"], secret=i == 0)
             opts = pulumi.ResourceOptions(provider=prov)
             t = native.tenant(f"tenant{i}", opts, name=f"Tenant of account {i}")
             k = native.tenant_key(f"key{i}", opts, tenantId=t.id, roles=[READ])

@@ -210,9 +210,17 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
     # -- provider configuration ------------------------------------------------------------------
 
     async def CheckConfig(self, request: Any, context: Any) -> Any:
-        # Nothing to normalise; a missing or malformed credential fails the first API call naming it, as the
-        # dynamic path does (a preview of resources whose inputs are unknown needs none).
-        return provider_pb2.CheckResponse(inputs=request.news)
+        # A missing or malformed credential fails the first API call naming it, as the dynamic path does (a
+        # preview of resources whose inputs are unknown needs none). Secret settings (privateKey) are returned as
+        # secrets however they were given, so the engine never stores them in plain text in the provider's state.
+        inputs = struct_pb2.Struct()
+        inputs.CopyFrom(request.news)
+        for s in settings.SETTINGS:
+            if s.secret and s.name in inputs.fields:
+                value, is_secret = to_plain(inputs.fields[s.name])
+                if not is_secret and value is not None:
+                    inputs.update({s.name: {_SIG: _SECRET, "value": value}})
+        return provider_pb2.CheckResponse(inputs=inputs)
 
     async def DiffConfig(self, request: Any, context: Any) -> Any:
         # New credentials (a rotated account key, another URL) never replace the provider or its resources.
