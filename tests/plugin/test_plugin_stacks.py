@@ -198,3 +198,20 @@ def test_the_one_command_install_serves_stacks_without_the_plugin_on_path(
         assert key.name.startswith("installed-")
         s.stack.destroy(on_output=quiet)
     assert api.list_keys(existing_tenant) == []
+
+
+def test_bad_input_fails_naming_the_property_and_the_allowed_values_before_any_api_call(
+        emulator: EmulatorProcess, existing_tenant: str) -> None:
+    def program() -> None:
+        native.tenant_key("bad", tenantId=existing_tenant, roles=[READ, "account-admin"], rotationDays="90")
+
+    with emulated_stack(program, project_name="plugin-bad-input", emulator=emulator) as s:
+        writes = api_writes(emulator)
+        out = Output()
+        with pytest.raises(auto.CommandError):
+            s.stack.up(on_output=out)
+        assert "roles[1] 'account-admin' is an account role and cannot be given to a tenant key; allowed: " in out.text
+        assert "rotationDays must be a positive whole number of days, at most 36500 (100 years), got the string '90'" \
+            in out.text
+        assert api_writes(emulator) == writes
+        assert native.resources(s, TENANT_KEY_TOKEN) == []
