@@ -18,6 +18,8 @@ from ..engine import REPO
 TS_EXAMPLE = REPO / "examples" / "typescript"
 YAML_EXAMPLE = REPO / "examples" / "yaml"
 TS_DEPLOY = TS_EXAMPLE / "bin" / "deploy.js"
+TS_SDK_BUILD = REPO / "sdk" / "nodejs" / "bin" / "index.js"
+"""The compiled TypeScript SDK: `make node` builds it; `make sdks` empties sdk/nodejs, so `make node` again."""
 
 
 def deploy_ts(s: EmulatedStack, operation: str, timeout: float = 300) -> dict[str, Any]:
@@ -26,7 +28,8 @@ def deploy_ts(s: EmulatedStack, operation: str, timeout: float = 300) -> dict[st
     (``{"changes": {...}, "outputs": {...}}``, ``same`` counts dropped as in tests/engine.changes)."""
     node = shutil.which("node")
     assert node, "node is not on PATH"
-    assert TS_DEPLOY.is_file(), f"{TS_DEPLOY} is missing: run `make node`"
+    for built in (TS_DEPLOY, TS_SDK_BUILD):
+        assert built.is_file(), f"{built} is missing: run `make node`"
     run = subprocess.run([node, str(TS_DEPLOY), operation, "--stack", s.stack.name, "--work-dir", str(s.work_dir)],
                          env={**os.environ, **s.env}, capture_output=True, text=True, timeout=timeout, check=False)
     assert run.returncode == 0, f"deploy.js {operation} failed:\n{run.stderr[-4000:]}"
