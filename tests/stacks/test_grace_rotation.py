@@ -156,7 +156,6 @@ def test_refresh_notices_either_key_revoked_outside_pulumi_and_destroy_in_a_grac
         api.delete_key(tenant, a)  # the previous key, revoked in the Imburse portal
         s.stack.refresh(on_output=quiet)
         assert state(s)["publicKey"] == b and "previousPublicKey" not in state(s)
-        assert changes(s.stack.preview(on_output=quiet)) == {}
 
         emulator.age_key(tenant, b, ROTATION_DAYS + 1)
         s.stack.up(on_output=quiet, refresh=True)
