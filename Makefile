@@ -21,8 +21,10 @@ pulumi-cli:
 	@bash scripts/pulumi-cli.sh
 
 ## sdks: generate sdk/{nodejs,go,python} from the plugin's schema with `pulumi package gen-sdk` (scripts/gen-sdks.sh)
+# gen-sdk empties sdk/nodejs (its bin/ too): where the Node packages are installed, compile it again.
 sdks:
 	bash scripts/gen-sdks.sh
+	@if [ -d node_modules ]; then $(MAKE) --no-print-directory node; fi
 
 # Node.js: one npm project at the root (package.json, package-lock.json) whose workspace examples/typescript
 # uses the generated SDK sdk/nodejs as a file: dependency. Install scripts are not run: the SDK is compiled
@@ -30,7 +32,7 @@ sdks:
 NODE_STAMP := node_modules/.installed
 TS_SDK     := sdk/nodejs/bin/index.js
 TS_EXAMPLE := examples/typescript/bin/index.js
-$(NODE_STAMP): package.json package-lock.json examples/typescript/package.json sdk/nodejs/package.json
+$(NODE_STAMP): package.json package-lock.json examples/typescript/package.json
 	npm ci --ignore-scripts --prefer-offline --no-audit --no-fund
 	touch $@
 $(TS_SDK): $(NODE_STAMP) $(shell find sdk/nodejs -name '*.ts' -not -path '*/node_modules/*' -not -path '*/bin/*') sdk/nodejs/tsconfig.json
