@@ -236,7 +236,7 @@ def test_import_adopts_an_existing_key_and_says_once_that_its_secret_is_unknowab
     read = host.read(KEY_URN, f"{tenant_id}/{existing.public_key}", {}, inputs)
     assert read.outputs["publicKey"] == existing.public_key and read.outputs["privateKey"] == ""
     assert read.outputs["roles"] == ["tenant-transaction-read"]
-    assert host.log.count("cannot be read from Imburse") == 1
+    assert host.wait_for_log("cannot be read from Imburse").count("cannot be read from Imburse") == 1
     assert existing.private_key and existing.private_key not in host.log
 
 

@@ -129,7 +129,7 @@ class ProviderHost:
         self._stack = stack
         self._startup_timeout = startup_timeout
         self._lines: list[str] = []
-        self._log_lock = threading.Lock()
+        self._log_lock = threading.Condition()
         self._ready_lock = threading.Lock()
         self._port: int | None = None
         self._port_seen = threading.Event()
@@ -159,6 +159,7 @@ class ProviderHost:
     def _append(self, text: str) -> None:
         with self._log_lock:
             self._lines.append(text)
+            self._log_lock.notify_all()
 
     def _read_stdout(self, stream: IO[bytes]) -> None:
         first = stream.readline()
@@ -179,6 +180,14 @@ class ProviderHost:
     def log(self) -> str:
         """Everything the host process printed (after its port line), stdout and stderr interleaved."""
         with self._log_lock:
+            return "".join(self._lines)
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> str:
+        """The log once it contains ``text``: the host's output reaches us on reader threads, possibly after the
+        call that printed it has returned. Raises ``AssertionError`` naming ``text`` if it never comes."""
+        with self._log_lock:
+            if not self._log_lock.wait_for(lambda: text in "".join(self._lines), timeout):
+                raise AssertionError(f"the provider host never printed {text!r}; it printed:\n{''.join(self._lines)}")
             return "".join(self._lines)
 
     def _ready(self) -> provider_pb2_grpc.ResourceProviderStub:
