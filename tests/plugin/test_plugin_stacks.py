@@ -138,6 +138,7 @@ def test_import_option_adopts_matching_declarations_and_refuses_others(
         assert [k["id"] for k in native.resources(s, TENANT_KEY_TOKEN)] == [f"{existing_tenant}/{made.public_key}"]
         assert changes(s.stack.preview(on_output=quiet)) == {}
 
+        s.stack.refresh(on_output=quiet)  # a refresh keeps it accepted
         declared["roles"] = [READ, WRITE]  # and then it is managed like any key: roles change in place
         assert changes(s.stack.up(on_output=quiet)) == {"update": 1}
         assert sorted(api.get_key(existing_tenant, made.public_key).roles) == [READ, WRITE]

@@ -278,6 +278,11 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         props, secret = props_to_plain(request.properties)
         inputs, input_secret = props_to_plain(request.inputs)
+        if props and "namePrefix" in inputs and _resource_type(request.urn) == schema.TENANT_KEY_TOKEN:
+            # A refresh of a key imported by this plugin (its outputs, from the import, have no namePrefix) keeps
+            # the accepted declaration's namePrefix in the inputs it returns: the key stays an accepted import
+            # (see tenant_key._imported_unreconciled), as it would if its outputs had it.
+            props.setdefault("namePrefix", inputs["namePrefix"])
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:
             return provider_pb2.ReadResponse(id="")
