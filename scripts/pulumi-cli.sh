@@ -144,8 +144,10 @@ if ! yaml_host_ok; then
     say "building $YAML_HOST v$PULUMI_YAML_VERSION from $YAML_MODULE with $(go version | cut -d' ' -f3) (minutes on first build)"
     start=$SECONDS
     rm -f "$BIN/$YAML_HOST"
-    GOBIN="$BIN" go install -v -trimpath -ldflags "-s -w" \
-        "$YAML_MODULE/cmd/$YAML_HOST@v$PULUMI_YAML_VERSION" 2>&1 | progress
+    # The module cache first, as a file proxy (`go install mod@version` looks the module up even when it is
+    # there, and fails offline), then the configured proxy.
+    GOPROXY="file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)" GOBIN="$BIN" \
+        go install -v -trimpath -ldflags "-s -w" "$YAML_MODULE/cmd/$YAML_HOST@v$PULUMI_YAML_VERSION" 2>&1 | progress
     [ "${PIPESTATUS[0]}" -eq 0 ] || { say "go install of $YAML_HOST failed"; exit 1; }
     say "built $YAML_HOST in $((SECONDS - start)) s"
 fi
