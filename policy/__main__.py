@@ -65,6 +65,7 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from pulumi_imburse.plugin.schema import ROTATING_KEY_TOKEN as NATIVE_ROTATING_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN as NATIVE_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_TOKEN as NATIVE_TENANT_TYPE
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
@@ -78,11 +79,12 @@ PACK_NAME: Final = "imburse-guardrails"
 STACK_TYPE: Final = "pulumi:pulumi:Stack"
 """The root stack resource; its outputs are the stack's exports."""
 
-ROTATING_KEY_TYPES: Final = frozenset({ROTATING_KEY_TYPE})
-"""Key types that keep their previous key for a grace period after a rotation (``graceDays``)."""
+ROTATING_KEY_TYPES: Final = frozenset({ROTATING_KEY_TYPE, NATIVE_ROTATING_KEY_TYPE})
+"""Key types that keep their previous key for a grace period after a rotation (``graceDays``): the dynamic
+``RotatingTenantKey`` and the provider plugin's ``imburse:index:RotatingTenantKey``."""
 KEY_TYPES: Final = frozenset({TENANT_KEY_TYPE, NATIVE_KEY_TYPE, *ROTATING_KEY_TYPES})
 """Resource types that are tenant API keys: every key policy applies to each (the dynamic resources' types and
-the provider plugin's ``imburse:index:TenantKey``)."""
+the provider plugin's ``imburse:index:TenantKey`` and ``imburse:index:RotatingTenantKey``)."""
 TENANT_TYPES: Final = frozenset({TENANT_TYPE, NATIVE_TENANT_TYPE})
 """Resource types that are tenants: the dynamic ``Tenant`` and the plugin's ``imburse:index:Tenant``."""
 SECRET_KEY_OUTPUTS: Final = ("privateKey", "previousPrivateKey")

@@ -211,7 +211,8 @@ class RotatingTenantKeyArgs:
             ``createdAt``: a whole number of days from 0 to 36500, less than ``rotation_days``. The first update
             after that revokes it. 0 keeps it until the next update. Changes in place.
         :param rotation_days: once the current key is this many days old (by the service's ``createdAt``), the
-            next update rotates it: a new current key, the old one kept as the previous key for ``grace_days``.
+            next update rotates it in place: a new current key, the old one kept as the previous key for
+            ``grace_days``.
             A whole number from 1 to 36500; ``pulumi refresh`` (or ``up --refresh``) reads the key's age.
         :param keepers: arbitrary strings; any change rotates the key in place, at once (a previous key still
             in its grace period is revoked first).

@@ -10,6 +10,11 @@ export type Provider = import("./provider").Provider;
 export const Provider: typeof import("./provider").Provider = null as any;
 utilities.lazyLoad(exports, ["Provider"], () => require("./provider"));
 
+export { RotatingTenantKeyArgs } from "./rotatingTenantKey";
+export type RotatingTenantKey = import("./rotatingTenantKey").RotatingTenantKey;
+export const RotatingTenantKey: typeof import("./rotatingTenantKey").RotatingTenantKey = null as any;
+utilities.lazyLoad(exports, ["RotatingTenantKey"], () => require("./rotatingTenantKey"));
+
 export { TenantArgs } from "./tenant";
 export type Tenant = import("./tenant").Tenant;
 export const Tenant: typeof import("./tenant").Tenant = null as any;
@@ -37,6 +42,8 @@ const _module = {
     version: utilities.getVersion(),
     construct: (name: string, type: string, urn: string): pulumi.Resource => {
         switch (type) {
+            case "imburse:index:RotatingTenantKey":
+                return new RotatingTenantKey(name, <any>undefined, { urn })
             case "imburse:index:Tenant":
                 return new Tenant(name, <any>undefined, { urn })
             case "imburse:index:TenantKey":

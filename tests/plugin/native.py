@@ -1,8 +1,9 @@
 """Declaring the plugin's resources from a Python program, and running the real CLI beside a test stack.
 
-A program registers ``imburse:index:TenantKey`` and ``imburse:index:Tenant`` as plain ``pulumi.CustomResource``
-objects: the engine, not the Python SDK, then finds the provider (the ``pulumi-resource-imburse`` plugin on
-``PATH``, which ``emulated_stack`` puts there). Output names are the wire names (``key.publicKey``).
+A program registers ``imburse:index:TenantKey``, ``imburse:index:RotatingTenantKey`` and ``imburse:index:Tenant``
+as plain ``pulumi.CustomResource`` objects: the engine, not the Python SDK, then finds the provider (the
+``pulumi-resource-imburse`` plugin on ``PATH``, which ``emulated_stack`` puts there). Output names are the wire
+names (``key.publicKey``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 import pulumi
 
+from pulumi_imburse import rotating_key
 from pulumi_imburse.plugin import schema
 from pulumi_imburse.testing.stacks import EmulatedStack
 
@@ -31,6 +33,13 @@ def tenant_key(resource_name: str, opts: pulumi.ResourceOptions | None = None, /
     """A native ``imburse:index:TenantKey`` (inputs by wire name)."""
     props = {**dict.fromkeys(KEY_OUTPUTS), **inputs}
     return pulumi.CustomResource(schema.TENANT_KEY_TOKEN, resource_name, props, opts)
+
+
+def rotating_tenant_key(resource_name: str, opts: pulumi.ResourceOptions | None = None, /,
+                        **inputs: Any) -> pulumi.CustomResource:
+    """A native ``imburse:index:RotatingTenantKey`` (inputs by wire name; every output an attribute)."""
+    props = {**dict.fromkeys(k for k in rotating_key.OUTPUTS if k != "namePrefix"), **inputs}
+    return pulumi.CustomResource(schema.ROTATING_KEY_TOKEN, resource_name, props, opts)
 
 
 def tenant(resource_name: str, opts: pulumi.ResourceOptions | None = None, /, **inputs: Any) -> pulumi.CustomResource:

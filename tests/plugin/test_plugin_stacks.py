@@ -216,3 +216,50 @@ def test_bad_input_fails_naming_the_property_and_the_allowed_values_before_any_a
             in out.text
         assert api_writes(emulator) == writes
         assert native.resources(s, TENANT_KEY_TOKEN) == []
+
+
+def test_a_rotating_key_rotates_in_place_keeps_the_previous_key_for_its_grace_period_then_revokes_it(
+        emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str) -> None:
+    """``imburse:index:RotatingTenantKey``: the core's RotatingTenantKey rules, served by the plugin."""
+    rotation, grace = 90, 7
+
+    def program() -> None:
+        key = native.rotating_tenant_key("payments", tenantId=existing_tenant, roles=[READ], rotationDays=rotation,
+                                         graceDays=grace)
+        for name in ("publicKey", "privateKey", "previousPublicKey", "previousPrivateKey", "previousExpiresAt"):
+            pulumi.export(name, getattr(key, name))
+
+    def live() -> set[str]:
+        return {k.public_key for k in api.list_keys(existing_tenant)}
+
+    with emulated_stack(program, project_name="plugin-rotating", emulator=emulator) as s:
+        up = s.stack.up(on_output=quiet)
+        assert changes(up) == {"create": 2}  # the stack and the key
+        a, a_private = up.outputs["publicKey"].value, up.outputs["privateKey"]
+        assert a_private.secret and authenticates(emulator, a, a_private.value)
+        assert "previousPublicKey" not in up.outputs and live() == {a}  # no previous key: the output is absent
+
+        emulator.age_key(existing_tenant, a, rotation + 1)  # due: the refresh reads the service's createdAt
+        up = s.stack.up(on_output=quiet, refresh=True)
+        assert changes(up) == {"update": 1}  # a rotation in place
+        b, b_private = up.outputs["publicKey"].value, up.outputs["privateKey"]
+        previous_private = up.outputs["previousPrivateKey"]
+        assert b != a and up.outputs["previousPublicKey"].value == a and live() == {a, b}
+        assert b_private.secret and previous_private.secret and previous_private.value == a_private.value
+        assert authenticates(emulator, a, a_private.value) and authenticates(emulator, b, b_private.value)
+        assert up.outputs["previousExpiresAt"].value  # when the previous key goes
+        [stored] = native.resources(s, schema.ROTATING_KEY_TOKEN)
+        for secret in ("privateKey", "previousPrivateKey"):
+            assert set(stored["outputs"][secret]) == {"4dabf18193072939515e22adb298388d", "ciphertext"}
+        text = native.exported_text(s)
+        assert a_private.value not in text and b_private.value not in text
+
+        emulator.age_key(existing_tenant, b, grace + 1)  # the grace period is over
+        up = s.stack.up(on_output=quiet, refresh=True)
+        assert changes(up) == {"update": 1}
+        assert up.outputs["publicKey"].value == b and "previousPublicKey" not in up.outputs
+        assert live() == {b} and not authenticates(emulator, a, a_private.value)
+        assert authenticates(emulator, b, b_private.value)
+
+        assert changes(s.stack.destroy(on_output=quiet)) == {"delete": 2}
+        assert live() == set()

@@ -22,7 +22,9 @@ from google.protobuf import empty_pb2
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.errors import ImburseError
 from pulumi_imburse.plugin import schema
+from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
 
 from ..support.host import CHANNEL_OPTIONS, SECRET_SIG, SIG_KEY, from_struct, to_struct
 
@@ -85,3 +87,16 @@ def test_every_call_is_served_at_once(plugin: provider_pb2_grpc.ResourceProvider
     assert sorted(o["name"] for o in outputs) == sorted(f"k-{i}" for i in range(CONCURRENT))
     assert all(o["privateKey"][SIG_KEY] == SECRET_SIG for o in outputs)  # always a secret
     assert peak >= CONCURRENT, f"only {peak} of {CONCURRENT} creates reached the service at once"
+
+
+def test_a_rotating_key_import_is_refused_with_the_cores_message(
+        plugin: provider_pb2_grpc.ResourceProviderStub) -> None:
+    """``pulumi import`` / ``import_`` of an ``imburse:index:RotatingTenantKey``: Read with the id only fails."""
+    key_id = "8a2f5d64-3f5e-4d0f-9c55-1f3b1a0c7e21/0f6c3b2a-1d4e-4f5a-8b9c-0d1e2f3a4b5c"
+    with pytest.raises(ImburseError) as core:
+        RotatingTenantKeyProvider().read(key_id, {})
+    urn = f"urn:pulumi:test::p::{schema.ROTATING_KEY_TOKEN}::k"
+    with pytest.raises(grpc.RpcError) as served:
+        plugin.Read(provider_pb2.ReadRequest(id=key_id, urn=urn))
+    assert served.value.details() == str(core.value)
+    assert "cannot be imported" in str(core.value)

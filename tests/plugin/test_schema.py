@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pulumi_imburse import config as settings
-from pulumi_imburse import tenant, tenant_key
+from pulumi_imburse import rotating_key, tenant, tenant_key
 from pulumi_imburse.plugin import schema
 from pulumi_imburse.roles import TENANT_ROLES
 
@@ -30,7 +30,8 @@ def test_check_mode_fails_on_a_stale_file(tmp_path) -> None:
 def test_names_tokens_and_languages() -> None:
     doc = json.loads(schema.SCHEMA_PATH.read_text())
     assert doc["name"] == "imburse"
-    assert set(doc["resources"]) == {"imburse:index:Tenant", "imburse:index:TenantKey"}
+    assert set(doc["resources"]) == {"imburse:index:Tenant", "imburse:index:TenantKey",
+                                     "imburse:index:RotatingTenantKey"}
     assert doc["language"]["python"]["packageName"] == "pulumi_imburse_sdk"  # never the core's pulumi_imburse
     assert set(doc["language"]) == {"csharp", "go", "nodejs", "python"}
 
@@ -49,9 +50,12 @@ def test_provider_config_is_the_settings_table_and_the_private_key_is_secret() -
     assert all("default" not in v for v in doc["provider"]["inputProperties"].values())
 
 
-def test_the_private_key_output_is_secret() -> None:
-    key = json.loads(schema.SCHEMA_PATH.read_text())["resources"]["imburse:index:TenantKey"]
-    assert key["properties"]["privateKey"]["secret"] is True
+def test_the_private_key_outputs_are_secret() -> None:
+    resources = json.loads(schema.SCHEMA_PATH.read_text())["resources"]
+    assert [p for p, v in resources["imburse:index:TenantKey"]["properties"].items() if v.get("secret")] == [
+        "privateKey"]
+    rotating = resources["imburse:index:RotatingTenantKey"]["properties"]
+    assert [p for p, v in rotating.items() if v.get("secret")] == ["privateKey", "previousPrivateKey"]
 
 
 def test_roles_are_the_tenant_role_enum() -> None:
@@ -67,6 +71,11 @@ def test_wire_names_are_the_cores() -> None:
     key = doc["resources"]["imburse:index:TenantKey"]
     assert set(key["inputProperties"]) == set(tenant_key.INPUTS) - {"namePrefix"}
     assert set(key["properties"]) == set(tenant_key.OUTPUTS) - set(tenant_key.CREATE_ONLY)
+    rot = doc["resources"]["imburse:index:RotatingTenantKey"]
+    assert set(rot["inputProperties"]) == set(rotating_key.INPUTS) - {"namePrefix"}
+    assert set(rot["properties"]) == set(rotating_key.OUTPUTS)
+    assert rot["requiredInputs"] == ["tenantId", "roles", "graceDays"]  # RotatingTenantKeyArgs' required ones
+    assert not {*rotating_key.PREVIOUS, "keepers", "rotationDays"} & set(rot["required"])
     ten = doc["resources"]["imburse:index:Tenant"]
     assert set(ten["inputProperties"]) == {*tenant.INPUTS, *tenant.CREATE_ONLY}
     assert set(ten["properties"]) == set(tenant.OUTPUTS) - set(tenant.CREATE_ONLY)
@@ -93,10 +102,17 @@ def test_every_property_says_what_a_change_of_it_does() -> None:
 
 
 def test_replacing_inputs_say_so() -> None:
-    key = json.loads(schema.SCHEMA_PATH.read_text())["resources"]["imburse:index:TenantKey"]
+    resources = json.loads(schema.SCHEMA_PATH.read_text())["resources"]
+    key = resources["imburse:index:TenantKey"]
     for name in tenant_key.REPLACE_ON:
         assert "replaces" in key["inputProperties"][name]["description"]
     assert "in place" in key["inputProperties"]["roles"]["description"].lower()
+    rot = resources["imburse:index:RotatingTenantKey"]
+    for name in rotating_key.REPLACE_ON:
+        assert "replaces" in rot["inputProperties"][name]["description"]
+    for name in (*rotating_key.ROTATE_ON, "rotationDays"):
+        text = rot["inputProperties"][name]["description"]
+        assert "rotates" in text and "in place" in text, (name, text)
     # Python names never reach the language-neutral schema.
     assert "adopt_public_key" not in json.dumps(key) and "tenant_id" not in json.dumps(key)
 

@@ -1,9 +1,10 @@
 """The Pulumi package schema of the ``imburse`` provider plugin, generated from the core's facts.
 
 Every name, description, role and default in ``schema.json`` comes from the core: the wire names and
-replacement rules of :mod:`pulumi_imburse.tenant_key` and :mod:`pulumi_imburse.tenant`, the inputs' docstrings
-(``TenantKeyArgs``, ``TenantArgs``) and the outputs' attribute docstrings, the role vocabulary of
-:mod:`pulumi_imburse.roles` and the settings table of :mod:`pulumi_imburse.config`. ``schema.json`` is kept in
+replacement rules of :mod:`pulumi_imburse.tenant_key`, :mod:`pulumi_imburse.rotating_key` and
+:mod:`pulumi_imburse.tenant`, the inputs' docstrings (``TenantKeyArgs``, ``RotatingTenantKeyArgs``,
+``TenantArgs``) and the outputs' attribute docstrings, the role vocabulary of :mod:`pulumi_imburse.roles` and
+the settings table of :mod:`pulumi_imburse.config`. ``schema.json`` is kept in
 the repository (and shipped as package data, which ``GetSchema`` serves); regenerate it with::
 
     python -m pulumi_imburse.plugin.schema            # writes provider/pulumi_imburse/plugin/schema.json
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from .. import config as settings
-from .. import tenant, tenant_key
+from .. import rotating_key, tenant, tenant_key
 from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
 
@@ -33,6 +34,7 @@ PACKAGE: Final = "imburse"
 """The package name: resource tokens are ``imburse:index:<Type>``, the plugin ``pulumi-resource-imburse``."""
 TENANT_KEY_TOKEN: Final = f"{PACKAGE}:index:TenantKey"
 TENANT_TOKEN: Final = f"{PACKAGE}:index:Tenant"
+ROTATING_KEY_TOKEN: Final = f"{PACKAGE}:index:RotatingTenantKey"
 PROVIDER_TOKEN: Final = f"pulumi:providers:{PACKAGE}"
 ROLE_TOKEN: Final = f"{PACKAGE}:index:TenantRole"
 ADDRESS_TOKEN: Final = f"{PACKAGE}:index:TenantAddress"
@@ -95,6 +97,20 @@ def _key_replacement(prop: str) -> str:
             "running out).")
 
 
+def _rotating_replacement(prop: str) -> str:
+    """What an output's change means for a RotatingTenantKey, from the rules of :mod:`pulumi_imburse.rotating_key`."""
+    if prop in rotating_key.REPLACE_ON:
+        return "A change forces a replacement (new keys, then both old keys revoked)."
+    if prop in rotating_key.ROTATE_ON:
+        return "A change rotates the key in place (no replacement)."
+    if prop in rotating_key.INPUTS:
+        return "A change updates the resource in place (no replacement)."
+    if prop in rotating_key.PREVIOUS:
+        return "Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked."
+    return ("Output: a new value when the key rotates in place (no replacement), or when a change of "
+            f"{', '.join(f'`{p}`' for p in rotating_key.REPLACE_ON)} replaces the resource.")
+
+
 def _tenant_replacement(prop: str) -> str:
     """What an output's change means for a Tenant (nothing replaces a tenant, see :mod:`pulumi_imburse.tenant`)."""
     if prop in tenant.INPUTS:
@@ -113,27 +129,40 @@ def _enum_name(value: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", value) if part)
 
 
-def _key_types() -> dict[str, dict[str, Any]]:
-    return {
+def _required(args_cls: type[Any], py_names: Mapping[str, str]) -> list[str]:
+    """The wire names of the inputs ``args_cls`` requires (its ``__init__`` parameters without a default)."""
+    wire = {py: w for w, py in py_names.items()}
+    params = list(inspect.signature(args_cls.__init__).parameters.values())[1:]
+    return [wire.get(p.name, p.name) for p in params if p.default is inspect.Parameter.empty]
+
+
+def _key_types(secret: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """The types of the key resources' properties; those named in ``secret`` are secrets."""
+    types: dict[str, dict[str, Any]] = {
         "tenantId": {"type": "string"},
         "roles": {"type": "array", "items": {"$ref": f"#/types/{ROLE_TOKEN}"}},
         "name": {"type": "string"},
         "namePrefix": {"type": "string"},
         "keepers": {"type": "object", "additionalProperties": {"type": "string"}},
         "rotationDays": {"type": "integer"},
+        "graceDays": {"type": "integer"},
         "adoptPublicKey": {"type": "string"},
         "accountId": {"type": "string"},
         "publicKey": {"type": "string"},
-        "privateKey": {"type": "string", "secret": True},
+        "privateKey": {"type": "string"},
         "createdAt": {"type": "string"},
+        "previousPublicKey": {"type": "string"},
+        "previousPrivateKey": {"type": "string"},
+        "previousExpiresAt": {"type": "string"},
     }
+    return {k: {**v, "secret": True} if k in secret else v for k, v in types.items()}
 
 
 def _tenant_key() -> dict[str, Any]:
     py = tenant_key._PY_NAMES
     params = _param_docs(tenant_key.TenantKeyArgs, py)
     attrs = _attribute_docs(tenant_key.TenantKey, py)
-    types = _key_types()
+    types = _key_types(tenant_key.SECRET_OUTPUTS)
     inputs = [p for p in tenant_key.INPUTS if p != "namePrefix"]  # namePrefix: the resource name, never given
     outputs = [p for p in tenant_key.OUTPUTS if p not in tenant_key.CREATE_ONLY]
 
@@ -147,9 +176,35 @@ def _tenant_key() -> dict[str, Any]:
           "`privateKey` is empty until a rotation).",
         # An input's docstring says what its change does (tests/plugin/test_schema.py checks it does).
         "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
-        "requiredInputs": ["tenantId", "roles"],
+        "requiredInputs": _required(tenant_key.TenantKeyArgs, py),
         "properties": {p: prop(p, attrs[p]) for p in outputs},
         "required": ["tenantId", "roles", "name", "accountId", "publicKey", "privateKey", "createdAt"],
+    }
+
+
+def _rotating_key() -> dict[str, Any]:
+    py = rotating_key._PY_NAMES
+    params = _param_docs(rotating_key.RotatingTenantKeyArgs, py)
+    attrs = _attribute_docs(rotating_key.RotatingTenantKey, py)
+    types = _key_types(rotating_key.SECRET_OUTPUTS)
+    inputs = [p for p in rotating_key.INPUTS if p != "namePrefix"]  # namePrefix: the resource name, never given
+    required = _required(rotating_key.RotatingTenantKeyArgs, py)
+
+    def prop(p: str, doc: str, *, says_replacement: bool = False) -> dict[str, Any]:
+        return {**types[p], "description": _describe(doc, "" if says_replacement else _rotating_replacement(p))}
+
+    return {
+        "description": _text(inspect.cleandoc(rotating_key.__doc__ or "").split("\n\n")[0], py)
+        + " After a rotation (`rotationDays` by the service's `createdAt`, or a `keepers` change: an in-place update)"
+          " the previous key keeps working for `graceDays`; the first update after that revokes it. Run "
+          "`pulumi up --refresh` on a schedule: only a run rotates, and only a refresh reads the key's age. The "
+          "resource id is `<tenantId>/<series id>`, fixed for the resource's life; it cannot be imported.",
+        "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
+        "requiredInputs": required,
+        "properties": {p: prop(p, attrs[p]) for p in rotating_key.OUTPUTS},
+        # Always set: every output but the optional inputs (the name is generated) and the previous key's.
+        "required": [p for p in rotating_key.OUTPUTS if p not in rotating_key.PREVIOUS
+                     and (p not in rotating_key.INPUTS or p in required or p == "name")],
     }
 
 
@@ -172,7 +227,7 @@ def _tenant() -> dict[str, Any]:
         + f" The resource id is the tenant id; import an existing tenant with `pulumi import {TENANT_TOKEN} <name> "
           "<tenantId>`. Deleting the resource deletes the tenant and every key in it: protect tenants.",
         "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
-        "requiredInputs": ["name"],
+        "requiredInputs": _required(tenant.TenantArgs, py),
         "properties": {p: prop(p, attrs[p]) for p in outputs},
         "required": ["name", "address", "tenantId", "accountId"],
     }
@@ -235,7 +290,7 @@ def generate() -> dict[str, Any]:
                 "properties": address,
             },
         },
-        "resources": {TENANT_TOKEN: _tenant(), TENANT_KEY_TOKEN: _tenant_key()},
+        "resources": {TENANT_TOKEN: _tenant(), TENANT_KEY_TOKEN: _tenant_key(), ROTATING_KEY_TOKEN: _rotating_key()},
     }
 
 

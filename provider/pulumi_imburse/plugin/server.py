@@ -3,15 +3,19 @@
 The engine starts this executable (found on ``PATH`` or installed with ``pulumi plugin install``) once per
 provider resource (the default provider, and each explicit ``imburse.Provider``), reads the port it prints and
 calls the ``pulumirpc.ResourceProvider`` service. This module is only an adapter: every rule (input checks,
-diffs, creates, reads, updates, deletes) is the core's, in :class:`~pulumi_imburse.tenant_key.TenantKeyProvider`
-and :class:`~pulumi_imburse.tenant.TenantProvider`, the same objects the Python dynamic resources run. The
-adapter
+diffs, creates, reads, updates, deletes) is the core's, in :class:`~pulumi_imburse.tenant_key.TenantKeyProvider`,
+:class:`~pulumi_imburse.rotating_key.RotatingTenantKeyProvider` and :class:`~pulumi_imburse.tenant.TenantProvider`,
+the same objects the Python dynamic resources run. The adapter
 
 - turns wire properties into the plain values those rules take (secrets unwrapped, unknowns as the engine's
-  sentinel) and their results back, keeping what was secret secret and the outputs ``privateKey`` always secret;
+  sentinel) and their results back, keeping what was secret secret and the core's secret outputs (``privateKey``,
+  ``previousPrivateKey``) always secret;
 - gives the rules the client of this provider instance's credentials (its inputs, else the ``IMBURSE_*``
   environment variables, resolved by :mod:`pulumi_imburse.config` on the first API call);
-- names the resource after its URN (``namePrefix``, as the Python constructor does);
+- names the resource after its URN (``namePrefix``, for the types whose inputs have it, as the Python
+  constructors do);
+- gives a refresh's Read the old inputs the outputs lack (as the prior state, beside the outputs), so what the
+  core keeps in the inputs only (``namePrefix`` of an imported key) survives a refresh;
 - serves every call the engine sends at once: the handlers are asynchronous and the (synchronous, blocking)
   rules run in a thread pool of :data:`MAX_CONCURRENT_CALLS` threads, far above any ``--parallel``.
 """
@@ -40,7 +44,7 @@ from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from .. import config as settings
-from .. import tenant, tenant_key
+from .. import rotating_key, tenant, tenant_key
 from .._base import UNKNOWN, ImburseProvider
 from ..client import ImburseClient
 from ..errors import ImburseError
@@ -50,10 +54,14 @@ MAX_CONCURRENT_CALLS: Final = 256
 """Threads running the rules' blocking calls: more than any ``--parallel`` the engine is given in practice
 (its default is 4 x CPU cores), so no call waits for a thread. The HTTP connection pool is as large."""
 
-SECRET_OUTPUTS: Final[Mapping[str, tuple[str, ...]]] = {
-    schema.TENANT_KEY_TOKEN: tenant_key.SECRET_OUTPUTS,
-    schema.TENANT_TOKEN: (),
+RESOURCES: Final[Mapping[str, tuple[Callable[..., ImburseProvider], tuple[str, ...], tuple[str, ...]]]] = {
+    schema.TENANT_KEY_TOKEN: (tenant_key.TenantKeyProvider, tenant_key.INPUTS, tenant_key.SECRET_OUTPUTS),
+    schema.ROTATING_KEY_TOKEN: (rotating_key.RotatingTenantKeyProvider, rotating_key.INPUTS,
+                                rotating_key.SECRET_OUTPUTS),
+    schema.TENANT_TOKEN: (tenant.TenantProvider, tenant.INPUTS, ()),
 }
+"""Each resource type served: the core's provider class, its inputs and the outputs always returned as secrets."""
+SECRET_OUTPUTS: Final[Mapping[str, tuple[str, ...]]] = {token: r[2] for token, r in RESOURCES.items()}
 """Outputs returned as secrets whatever the inputs were."""
 
 _SIG: Final = rpc._special_sig_key
@@ -168,9 +176,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         self._pool = pool
         self._session = Session()
         self._providers: dict[str, ImburseProvider] = {
-            schema.TENANT_KEY_TOKEN: tenant_key.TenantKeyProvider(client=self._session.client),
-            schema.TENANT_TOKEN: tenant.TenantProvider(client=self._session.client),
-        }
+            token: provider(client=self._session.client) for token, (provider, _, _) in RESOURCES.items()}
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -245,8 +251,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         olds, _ = props_to_plain(request.olds)
         news, secret = props_to_plain(request.news)
-        if _resource_type(request.urn) == schema.TENANT_KEY_TOKEN:
-            news.setdefault("namePrefix", _resource_name(request.urn))  # as the Python constructor sets it
+        if "namePrefix" in RESOURCES[_resource_type(request.urn)][1]:
+            news.setdefault("namePrefix", _resource_name(request.urn))  # as the Python constructors set it
         result: CheckResult = await self._call(context, lambda: provider.check(olds, news))
         failures = [provider_pb2.CheckFailure(property=f.property, reason=f.reason) for f in result.failures or ()]
         inputs = dict(result.inputs or {})
@@ -278,11 +284,11 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         props, secret = props_to_plain(request.properties)
         inputs, input_secret = props_to_plain(request.inputs)
-        if props and "namePrefix" in inputs and _resource_type(request.urn) == schema.TENANT_KEY_TOKEN:
-            # A refresh of a key imported by this plugin (its outputs, from the import, have no namePrefix) keeps
-            # the accepted declaration's namePrefix in the inputs it returns: the key stays an accepted import
-            # (see tenant_key._imported_unreconciled), as it would if its outputs had it.
-            props.setdefault("namePrefix", inputs["namePrefix"])
+        if props:
+            # A refresh: the core sees the prior state as the outputs plus the old inputs they lack. So what only
+            # the inputs hold survives it: the accepted declaration's namePrefix of a key imported by this plugin
+            # (its outputs, from the import, have none; see tenant_key._imported_unreconciled).
+            props = {**{k: v for k, v in inputs.items() if k not in props}, **props}
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:
             return provider_pb2.ReadResponse(id="")

@@ -21,6 +21,8 @@ func (m *module) Version() semver.Version {
 
 func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi.Resource, err error) {
 	switch typ {
+	case "imburse:index:RotatingTenantKey":
+		r = &RotatingTenantKey{}
 	case "imburse:index:Tenant":
 		r = &Tenant{}
 	case "imburse:index:TenantKey":

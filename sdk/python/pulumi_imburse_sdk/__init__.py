@@ -8,6 +8,7 @@ import typing
 # Export this package's modules as members:
 from ._enums import *
 from .provider import *
+from .rotating_tenant_key import *
 from .tenant import *
 from .tenant_key import *
 from ._inputs import *
@@ -28,6 +29,7 @@ _utilities.register(
   "mod": "index",
   "fqn": "pulumi_imburse_sdk",
   "classes": {
+   "imburse:index:RotatingTenantKey": "RotatingTenantKey",
    "imburse:index:Tenant": "Tenant",
    "imburse:index:TenantKey": "TenantKey"
   }
