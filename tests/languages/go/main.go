@@ -120,11 +120,11 @@ func run(operation, stackName, workDir string) (map[string]int, error) {
 func main() {
 	stackName := flag.String("stack", "dev", "the stack")
 	workDir := flag.String("work-dir", ".", "the project directory (Pulumi.yaml and the stack's config)")
-	flag.CommandLine.Parse(os.Args[2:]) //nolint:errcheck // ExitOnError
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "usage: deploy <up|preview|destroy> [-stack NAME] [-work-dir DIR]")
 		os.Exit(2)
 	}
+	flag.CommandLine.Parse(os.Args[2:]) //nolint:errcheck // ExitOnError
 	changes, err := run(os.Args[1], *stackName, *workDir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "deploy: %v\n", err)
