@@ -20,11 +20,29 @@ afterwards.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
 
 from ._base import is_unknown
 from .errors import ImburseError
 from .validation import Problem, check_guid
+
+IMPORT_MARK: Final = "__imported"
+"""An input that only an import's Read returns (the imported object's id) and no declaration's Check ever does,
+for resources whose declared inputs cannot tell an import from an accepted declaration (a ``Tenant``'s are its
+live name and address).
+
+The engine records an import (``import_`` with ``up --skip-preview``, as the Automation API runs it) before Diff
+refuses it; inputs carrying the mark came straight from such an import and no declaration has been accepted since,
+so Check refuses a differing declaration on every run until one matches (the engine then stores the checked
+inputs, without the mark). A refresh keeps it (Read returns it again when the prior state has it). Pulumi hides
+``__``-prefixed properties from diffs and policy packs, and ``pulumi import`` generates code only for the schema's
+inputs, so the mark is seen only in ``pulumi stack export``."""
+
+
+def imported_unreconciled(old_inputs: Mapping[str, Any]) -> bool:
+    """Whether ``old_inputs`` carry :data:`IMPORT_MARK`: an import whose declaration was never accepted."""
+    return bool(old_inputs.get(IMPORT_MARK))
 
 
 class AdoptionError(ImburseError):

@@ -14,7 +14,16 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
-from ._adopt import AdoptionError, AdoptionLedger, check_adopt_id, differences, refuse, refuse_import_differences
+from ._adopt import (
+    IMPORT_MARK,
+    AdoptionError,
+    AdoptionLedger,
+    check_adopt_id,
+    differences,
+    imported_unreconciled,
+    refuse,
+    refuse_import_differences,
+)
 from ._base import (
     ImburseProvider,
     WireNames,
@@ -28,7 +37,7 @@ from ._base import (
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
-from .validation import check_address, check_name, check_unknown, normalize_guid
+from .validation import Problem, check_address, check_name, check_unknown, normalize_guid
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
 
@@ -181,18 +190,15 @@ class TenantProvider(ImburseProvider):
                 inputs["adoptTenantId"] = normalize_guid(inputs["adoptTenantId"])  # the service's form
         if inputs.get("adoptTenantId") is None:
             inputs.pop("adoptTenantId", None)
+        if not problems and _olds and imported_unreconciled(strip_provider(_olds)):
+            # The old inputs came straight from an import refused before (see _adopt.IMPORT_MARK).
+            problems += _import_problems(_olds, inputs)
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         if _ADOPTIONS.imported_here((_id.lower(),)):
             # Imported in this deployment: taken over as it is, or refused (see _adopt).
-            refuse_import_differences(
-                f"tenant {_id}", [("name", olds.get("name"), news.get("name")),
-                                  *((f"address.{k}", _full_address(olds.get("address"))[k],
-                                     _full_address(news.get("address"))[k]) for k in ADDRESS_FIELDS
-                                    if not is_unknown(news.get("address")))],
-                "Declare the tenant as it is (address fields not given are empty; change it after importing it), "
-                "or import another.")
+            refuse_import_differences(f"tenant {_id}", _import_pairs(olds, news), _IMPORT_HINT)
         changed = [
             k for k in INPUTS
             if is_unknown(news.get(k))
@@ -245,10 +251,14 @@ class TenantProvider(ImburseProvider):
             tenant = self.client.get_tenant(id_)
         except NotFoundError:
             return ReadResult("", {})  # gone from the service: the engine drops the resource
-        if not strip_provider(props):  # an import (Read with the id only): see diff()
+        prior = strip_provider(props)
+        if not prior:  # an import (Read with the id only): see diff()
             _ADOPTIONS.record_imported((id_.lower(),))
         outs = _outputs(tenant)
-        return ReadResult(id_, outs, {k: outs[k] for k in INPUTS})
+        inputs: dict[str, Any] = {k: outs[k] for k in INPUTS}
+        if not prior or imported_unreconciled(prior):  # an import, or a refresh of one never accepted
+            inputs[IMPORT_MARK] = id_
+        return ReadResult(id_, outs, inputs)
 
     def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant = self.client.update_tenant(id_, str(news["name"]), _full_address(news.get("address")))
@@ -265,6 +275,28 @@ class TenantProvider(ImburseProvider):
             self.client.delete_tenant(id_)
         except NotFoundError:
             pass  # already deleted: the goal is met
+
+
+_IMPORT_HINT: Final = ("Declare the tenant as it is (address fields not given are empty; change it after importing "
+                        "it), or import another.")
+
+
+def _import_pairs(live: Mapping[str, Any], declared: Mapping[str, Any]) -> list[tuple[str, object, object]]:
+    """``(property, live, declared)`` for what the service holds: the name and every address field."""
+    return [("name", live.get("name"), declared.get("name")),
+            *((f"address.{k}", _full_address(live.get("address"))[k], _full_address(declared.get("address"))[k])
+              for k in ADDRESS_FIELDS if not is_unknown(declared.get("address")))]
+
+
+def _import_problems(olds: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[Problem]:
+    """Check's refusal of a declaration that differs from the tenant it imports (see :mod:`._adopt`)."""
+    pairs = _import_pairs(olds, inputs)
+    try:
+        refuse_import_differences(f"tenant {olds[IMPORT_MARK]}", pairs, _IMPORT_HINT)
+    except AdoptionError as exc:
+        first = next(p for p, live, declared in pairs if live != declared and not is_unknown(declared))
+        return [Problem(first.split(".")[0], str(exc))]
+    return []
 
 
 def _outputs(tenant: TenantModel) -> dict[str, Any]:

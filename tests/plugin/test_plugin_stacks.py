@@ -263,3 +263,36 @@ def test_a_rotating_key_rotates_in_place_keeps_the_previous_key_for_its_grace_pe
 
         assert changes(s.stack.destroy(on_output=quiet)) == {"delete": 2}
         assert live() == set()
+
+
+def test_a_tenant_import_that_differs_stays_refused_on_every_run_until_the_declaration_matches(
+        emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str) -> None:
+    live = api.get_tenant(existing_tenant)
+    declared: dict[str, Any] = {"name": "Renamed by the import", "address": {"country": "GB"}}
+    refusal = (f"cannot import tenant {existing_tenant}: it differs from the declaration (name: live {live.name!r}, "
+               f"declared 'Renamed by the import'; address.country: live '', declared 'GB'). Nothing was changed.")
+
+    def program() -> None:
+        native.tenant("existing", pulumi.ResourceOptions(import_=existing_tenant), **declared)
+
+    with emulated_stack(program, project_name="plugin-tenant-import", emulator=emulator) as s:
+        writes = api_writes(emulator)
+        for refresh in (False, True):  # the Automation API's up skips the preview: the engine records the import
+            out = Output()  # before the refusal; the next run (a refresh too) refuses it again, with no write
+            with pytest.raises(auto.CommandError):
+                s.stack.up(on_output=out, refresh=refresh)
+            assert refusal in out.text
+            assert [t["id"] for t in native.resources(s, TENANT_TOKEN)] == [existing_tenant]  # recorded
+            assert api_writes(emulator) == writes
+            assert api.get_tenant(existing_tenant) == live
+
+        declared.update(name=live.name, address={})  # as it is: accepted, still with no write
+        assert changes(s.stack.up(on_output=quiet)) == {}
+        assert api_writes(emulator) == writes
+        assert changes(s.stack.preview(on_output=quiet)) == {}
+
+        declared["name"] = "Acme, renamed in place"  # now managed like any tenant
+        assert changes(s.stack.up(on_output=quiet)) == {"update": 1}
+        assert api.get_tenant(existing_tenant).name == "Acme, renamed in place"
+        s.stack.destroy(on_output=quiet)  # deletes the tenant: it is the stack's now
+    assert existing_tenant not in {t.tenant_id for t in api.list_tenants()}
