@@ -82,6 +82,13 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("examples/gitops/README.md",
      "pulumi up --stack staging --policy-pack policy/analyzer --policy-pack-config policy-config.staging.json"):
         REAL_SANDBOX + " (Pulumi.staging.yaml); tests/policy/test_gitops_example.py runs it against the emulator",
+    ("README.md", "pulumi import imburse:index:TenantKey ci <tenantId>/<publicKey>"):
+        "the sandbox's project (the root stack) is a Python project, and `pulumi import` needs its language "
+        "host, which a CLI built from Pulumi's Go modules lacks; tests/plugin/test_plugin_stacks.py and "
+        "tests/languages/test_yaml.py run this very command (from a YAML project) against the emulator",
+    ("README.md", "pulumi import imburse:index:Tenant acme <tenantId>"):
+        "as the TenantKey import above; tests/plugin/test_plugin_stacks.py imports a Tenant by its id with the "
+        "import option (the same Read by id)",
     ("benchmarks/README.md", ".venv/bin/python benchmarks/run.py"):
         "the full benchmark: about 6 minutes of a quiet machine",
     ("benchmarks/README.md", ".venv/bin/python benchmarks/run.py --quick"):
