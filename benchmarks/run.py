@@ -14,7 +14,9 @@ The same run also compares the two ways to use the provider, at ``--parallel`` 1
 the Python dynamic resources (``pulumi_imburse.TenantKey``, served by the dynamic-provider host's 4 threads) and
 the provider plugin (``imburse:index:TenantKey``, ``pulumi-resource-imburse``), each against its own floor
 ``ceil(N / concurrency) * L + L`` (one round trip per key, one token exchange; concurrency 4 for the host, P for
-the plugin).
+the plugin). Beside them, at the same ``--parallel``, the **engine floor**: the same N keys through
+``engine_floor.py``, a native plugin on the plugin's own server whose create only waits L and calls nothing (the
+best the engine allows a native provider here); the plugin's wall is reported over it too.
 
 Results: a JSON file in ``benchmarks/results/`` (and ``latest.json``), plus a short table on stdout.
 """
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import engine_floor  # benchmarks/ is sys.path[0] (run as a script)
 import pulumi
 from pulumi import automation as auto
 
@@ -126,6 +129,12 @@ def native(name: str, tenant_id: str) -> pulumi.CustomResource:
     """``imburse:index:TenantKey``, served by the ``pulumi-resource-imburse`` plugin."""
     outputs = dict.fromkeys(("name", "accountId", "publicKey", "privateKey", "createdAt"))
     return pulumi.CustomResource(TENANT_KEY_TOKEN, name, {**outputs, "tenantId": tenant_id, "roles": ROLES})
+
+
+def engine_floor_key(name: str, tenant_id: str) -> pulumi.CustomResource:
+    """``imbursebench:index:TenantKey``: the engine-floor stand-in (``engine_floor.py``), declared as ``native``."""
+    outputs = dict.fromkeys(("name", "accountId", "publicKey", "privateKey", "createdAt"))
+    return pulumi.CustomResource(engine_floor.TOKEN, name, {**outputs, "tenantId": tenant_id, "roles": ROLES})
 
 
 def cli_env(latency_ms: float, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -378,6 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         del os.environ[name]  # the providers read only the stack config here
     import bench_calibration  # benchmarks/ is sys.path[0]: imported by name, pickled by reference
 
+    # The engine-floor plugin: its launcher first on the CLI's PATH (emulated_stack keeps PATH's order).
+    os.environ["PATH"] = f"{engine_floor.launcher(_PYCACHE).parent}{os.pathsep}{os.environ['PATH']}"
+
     n, latency = args.n, args.latency_ms
     result: dict[str, Any] = {
         "params": {"n": n, "latency_ms": latency, "parallel": args.parallel, "repeat": args.repeat,
@@ -397,10 +409,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if p != args.parallel:
             configs.append((f"ours-parallel-{p}", ours, {"parallel": p}))
         configs.append((f"plugin-parallel-{p}", native, {"parallel": p, "concurrency": p, "noop": p == args.parallel}))
+        configs.append((f"engine-floor-parallel-{p}", engine_floor_key, {"parallel": p, "concurrency": p}))
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in configs}
     with EmulatorProcess(latency_ms=latency) as emu:
         _progress("warm-up (bytecode caches, not measured)")
-        for label, declare in (("ours", ours), ("calibration", configs[3][1]), ("plugin", native)):  # one key each
+        for label, declare in (("ours", ours), ("calibration", configs[3][1]), ("plugin", native),
+                               ("engine-floor", engine_floor_key)):  # one key each
             run_up(emu, f"warm-up-{label}", declare, 1, latency, parallel=None)
         for r in range(args.repeat):
             order = configs if r % 2 == 0 else configs[::-1]  # alternate, so no config always runs first
@@ -464,13 +478,19 @@ def _summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _plugin_vs_dynamic(runs: Mapping[str, Any], parallels: Sequence[int]) -> dict[str, dict[str, Any]]:
-    """At each ``--parallel``: both walls, the plugin's floor and floor/wall, and dynamic wall / plugin wall
-    (per repeat, median: the two ran under the same machine conditions)."""
+    """At each ``--parallel``: both walls, the plugin's floor and floor/wall, dynamic wall / plugin wall, and the
+    engine floor's wall with plugin wall / engine floor (ratios per repeat, median: the configurations of one
+    repeat ran under the same machine conditions)."""
     out: dict[str, dict[str, Any]] = {}
     for p in parallels:
         plugin, dynamic = runs[f"plugin-parallel-{p}"], runs[f"ours-parallel-{p}"]
+        engine = runs[f"engine-floor-parallel-{p}"]
         pairs = zip(dynamic["all"], plugin["all"], strict=True)
+        over_engine = zip(plugin["all"], engine["all"], strict=True)
         out[str(p)] = {
+            "engine_floor_wall_s": engine["wall_s"], "engine_floor_steps_span_s": engine["steps_span_s"],
+            "plugin_over_engine_floor_wall": round(statistics.median(q["wall_s"] / e["wall_s"]
+                                                                     for q, e in over_engine), 3),
             "plugin_wall_s": plugin["wall_s"], "dynamic_wall_s": dynamic["wall_s"],
             "plugin_floor_s": plugin["floor_s"], "plugin_floor_over_wall": plugin["floor_over_wall"],
             "plugin_floor_over_steps_span": plugin["floor_over_steps_span"],
@@ -540,6 +560,9 @@ def render(result: Mapping[str, Any]) -> str:
                      f"{c['plugin_peak_in_flight']} requests in flight); dynamic {c['dynamic_wall_s']:.2f} s (floor "
                      f"{c['dynamic_floor_s']:.3f} s, peak {c['dynamic_peak_in_flight']} in flight); dynamic/plugin "
                      f"{c['dynamic_over_plugin_wall']:.3f}"))
+        rows.append((f"  engine floor, --parallel {p}",
+                     f"{c['engine_floor_wall_s']:.2f} s (a native plugin whose create only waits L); plugin / "
+                     f"engine floor {c['plugin_over_engine_floor_wall']:.3f}"))
     rows += [
         ("cold start", f"pulumi up of one key {cs['up_one_key_s']:.2f} s (L=0; first create "
                        f"{cs['to_first_create_s']:.2f} s after the call)"),

@@ -33,7 +33,7 @@ import threading
 import traceback
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import Any, Final, NamedTuple, TypeVar
 
 import grpc
 import grpc.aio
@@ -54,15 +54,24 @@ MAX_CONCURRENT_CALLS: Final = 256
 """Threads running the rules' blocking calls: more than any ``--parallel`` the engine is given in practice
 (its default is 4 x CPU cores), so no call waits for a thread. The HTTP connection pool is as large."""
 
-RESOURCES: Final[Mapping[str, tuple[Callable[..., ImburseProvider], tuple[str, ...], tuple[str, ...]]]] = {
-    schema.TENANT_KEY_TOKEN: (tenant_key.TenantKeyProvider, tenant_key.INPUTS, tenant_key.SECRET_OUTPUTS),
-    schema.ROTATING_KEY_TOKEN: (rotating_key.RotatingTenantKeyProvider, rotating_key.INPUTS,
-                                rotating_key.SECRET_OUTPUTS),
-    schema.TENANT_TOKEN: (tenant.TenantProvider, tenant.INPUTS, ()),
+class ResourceType(NamedTuple):
+    """A resource type the plugin serves: the core's rules, and what the adapter needs to know of them."""
+
+    provider: Callable[..., ImburseProvider]
+    """The core's provider class, called with ``client=`` (where its rules get their API client)."""
+    inputs: tuple[str, ...]
+    """The type's inputs (the wire names): ``namePrefix`` among them means the resource is named after its URN."""
+    secret_outputs: tuple[str, ...]
+    """Outputs returned as secrets whatever the inputs were."""
+
+
+RESOURCES: Final[Mapping[str, ResourceType]] = {
+    schema.TENANT_KEY_TOKEN: ResourceType(tenant_key.TenantKeyProvider, tenant_key.INPUTS, tenant_key.SECRET_OUTPUTS),
+    schema.ROTATING_KEY_TOKEN: ResourceType(rotating_key.RotatingTenantKeyProvider, rotating_key.INPUTS,
+                                            rotating_key.SECRET_OUTPUTS),
+    schema.TENANT_TOKEN: ResourceType(tenant.TenantProvider, tenant.INPUTS, ()),
 }
-"""Each resource type served: the core's provider class, its inputs and the outputs always returned as secrets."""
-SECRET_OUTPUTS: Final[Mapping[str, tuple[str, ...]]] = {token: r[2] for token, r in RESOURCES.items()}
-"""Outputs returned as secrets whatever the inputs were."""
+"""The resource types ``pulumi-resource-imburse`` serves, by type token."""
 
 _SIG: Final = rpc._special_sig_key
 _SECRET: Final = rpc._special_secret_sig
@@ -171,12 +180,15 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
     id) reach the engine as their message; anything else with its traceback, as the dynamic host does.
     """
 
-    def __init__(self, *, version: str, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, *, version: str, pool: ThreadPoolExecutor,
+                 resources: Mapping[str, ResourceType] = RESOURCES) -> None:
+        """``resources``: the types served (default: the package's, :data:`RESOURCES`)."""
         self._version = version
         self._pool = pool
         self._session = Session()
+        self._resources = dict(resources)
         self._providers: dict[str, ImburseProvider] = {
-            token: provider(client=self._session.client) for token, (provider, _, _) in RESOURCES.items()}
+            token: r.provider(client=self._session.client) for token, r in self._resources.items()}
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -251,7 +263,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         olds, _ = props_to_plain(request.olds)
         news, secret = props_to_plain(request.news)
-        if "namePrefix" in RESOURCES[_resource_type(request.urn)][1]:
+        if "namePrefix" in self._resources[_resource_type(request.urn)].inputs:
             news.setdefault("namePrefix", _resource_name(request.urn))  # as the Python constructors set it
         result: CheckResult = await self._call(context, lambda: provider.check(olds, news))
         failures = [provider_pb2.CheckFailure(property=f.property, reason=f.reason) for f in result.failures or ()]
@@ -271,7 +283,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
                                          deleteBeforeReplace=bool(result.delete_before_replace))
 
     def _outputs(self, urn: str, outs: Mapping[str, Any], secret: set[str]) -> struct_pb2.Struct:
-        return to_wire(outs, {*secret, *SECRET_OUTPUTS[_resource_type(urn)]} & set(outs))
+        return to_wire(outs, {*secret, *self._resources[_resource_type(urn)].secret_outputs} & set(outs))
 
     async def Create(self, request: Any, context: Any) -> Any:
         provider = self._provider(request.urn)
@@ -311,8 +323,12 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
 
-async def serve(engine_address: str | None, *, out: Any = None) -> None:
-    """Serve the provider on a free local port, printing the port first (the plugin protocol)."""
+async def serve(engine_address: str | None, *, out: Any = None, resources: Mapping[str, ResourceType] = RESOURCES,
+                version: str | None = None) -> None:
+    """Serve the provider on a free local port, printing the port first (the plugin protocol).
+
+    ``resources`` and ``version``: the types served and the version reported (default: the package's).
+    """
     if engine_address:
         # pulumi.log (the rules' warnings) then reaches the engine, not only this process's stderr.
         configure(Settings(project=os.environ.get("PULUMI_PROJECT"), stack=os.environ.get("PULUMI_STACK"),
@@ -320,7 +336,7 @@ async def serve(engine_address: str | None, *, out: Any = None) -> None:
     pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="imburse")
     server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS, maximum_concurrent_rpcs=None)
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(
-        ImburseProviderServicer(version=schema.version(), pool=pool), server)
+        ImburseProviderServicer(version=version or schema.version(), pool=pool, resources=resources), server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     stream = out or sys.stdout
