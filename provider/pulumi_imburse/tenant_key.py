@@ -21,6 +21,13 @@ key, whose private key is then lost: it must be revoked, and only it. So a creat
 
 State therefore only ever holds a key made by its own create, under its declared name, with its private key.
 
+A key with no declared ``name`` skips the provisional name: the name Check generated for it in this provider
+process moments ago (``<resource name>-<8 random hex digits>``, see ``_FreshNames``) is carried by no other
+key, so the create makes the key under that name at once and reconciles by it exactly as above, in one
+request. A declared name, even one copied from a generated name, always takes the provisional route. (If the
+clean-up after a lost answer then fails too, the key it could not revoke carries that generated name, which no
+state holds; the error names it, to be revoked by hand: the later sweep knows provisional names only.)
+
 **Leftovers.** If revoking fails too (the service failing for a whole time budget; in step 1 the create then
 stops instead of making more keys), the key it could not revoke carries its provisional name, which no state
 ever holds and whose private key nobody holds. The error names it. The first create of a ``TenantKey`` in
@@ -158,6 +165,35 @@ class _TenantMemo:
 
 
 _SWEPT: Final = _TenantMemo()
+
+
+class _FreshNames:
+    """Names this provider process generated for new keys and no create has used yet. Thread-safe.
+
+    The engine calls Check, then Create, of a new resource in the same provider process, so a generated name
+    found here was made moments ago from 32 random bits by this process's Check: no other key carries it. A
+    name a user declared (even one copied from a generated name) or kept from a prior state is never here.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._names: set[str] = set()
+
+    def add(self, name: str) -> str:
+        with self._lock:
+            self._names.add(name)
+        return name
+
+    def take(self, name: str) -> bool:
+        """Whether ``name`` is a fresh generated name; it is fresh for one create only."""
+        with self._lock:
+            if name in self._names:
+                self._names.discard(name)
+                return True
+            return False
+
+
+_FRESH_NAMES: Final = _FreshNames()
 _STALE_HINT: Final = (f"The first TenantKey created in that tenant {PENDING_STALE_SECONDS // 60} or more minutes later "
                       f"revokes any key named {PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
 
@@ -489,10 +525,11 @@ class TenantKeyProvider(ImburseProvider):
         try:
             with client.operation():
                 for k in client.list_keys(tenant_id):
-                    if k.public_key == keep or not PENDING_NAME.fullmatch(k.name):
+                    if k.public_key == keep:
                         continue
                     made = parse_time(k.created_at) if k.created_at else None
-                    old = stale_before is not None and made is not None and made <= stale_before
+                    old = (PENDING_NAME.fullmatch(k.name) is not None and stale_before is not None
+                           and made is not None and made <= stale_before)
                     if k.name == pending or old:
                         with contextlib.suppress(NotFoundError):
                             client.delete_key(tenant_id, k.public_key)
@@ -574,6 +611,13 @@ def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: st
     leftovers. On failure it raises with nothing left behind that it could revoke (the error names any key it
     could not). Every resource that makes tenant keys creates them through this function.
     """
+    if _FRESH_NAMES.take(name):
+        # A name this process generated for this key: unique, so it serves as its own provisional name. One
+        # request, no rename.
+        key, unknown = TenantKeyProvider._create_pending(client, tenant_id, roles, name, name)
+        TenantKeyProvider._sweep(client, tenant_id, name, keep=key.public_key, now=key.created_at,
+                                 own_leftovers=unknown)
+        return key
     pending = pending_name()
     key, unknown = TenantKeyProvider._create_pending(client, tenant_id, roles, name, pending)
     # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
@@ -736,7 +780,7 @@ def _autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> str:
         return old_name
     if is_unknown(prefix) or not isinstance(prefix, str):
         return UNKNOWN
-    return generated_name(prefix)
+    return _FRESH_NAMES.add(generated_name(prefix))
 
 
 def _changed(old: Any, new: Any) -> bool:
@@ -779,9 +823,12 @@ def _create_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str,
     if left is None:
         return _with_message(exc, f"{what} Every key an earlier attempt may have made was revoked: nothing is left "
                                   "behind. Run the update again.")
+    hint = (_STALE_HINT if PENDING_NAME.fullmatch(pending) else
+            f"No state will ever hold it: revoke the tenant's keys named {pending!r} yourself (a name generated "
+            "for this create, so no other key carries it).")
     return _with_message(exc, (
         f"{what} The last attempt may have made a key, named {pending!r}, that could not be revoked "
-        f"({left.message}); nobody holds its private key. {_STALE_HINT}"))
+        f"({left.message}); nobody holds its private key. {hint}"))
 
 
 def _now_iso() -> str:

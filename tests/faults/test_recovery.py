@@ -173,3 +173,46 @@ def test_a_lost_answer_then_a_successful_create_leaves_exactly_one_key(
     assert failing.calls.count("create_key") == 3
     assert live(api, tenant) == {foreign: "ci", outs["publicKey"]: "ci"}
     assert outs["name"] == "ci" and outs["privateKey"]
+
+
+# ---------------------------------------------------------------- keys with a generated name: one request
+
+
+def test_a_key_with_a_generated_name_is_created_in_one_request_under_that_name(
+        monkeypatch: pytest.MonkeyPatch, emu: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
+    failing = FailingService(api)
+    outs = create(provider_with(monkeypatch, failing), tenant, resource="checkout")
+    assert failing.calls[0] == "create_key" and "update_key" not in failing.calls  # no provisional name, no rename
+    assert tenant_key.is_generated_name(outs["name"], "checkout")
+    assert live(api, tenant) == {outs["publicKey"]: outs["name"]}
+
+
+def test_lost_answers_of_a_generated_name_create_revoke_only_that_name(
+        monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
+    # A key made by hand with the resource's prefix, and one named like a generated name of it: neither is touched.
+    foreign = {api.create_key(tenant, ROLES, n).public_key: n for n in ("checkout", "checkout-0badcafe")}
+    failing = FailingService(api, lose_answers=2)
+    outs = create(provider_with(monkeypatch, failing), tenant, resource="checkout")
+    assert failing.calls.count("create_key") == 3 and "update_key" not in failing.calls
+    assert live(api, tenant) == {**foreign, outs["publicKey"]: outs["name"]}  # the two lost keys were revoked
+
+
+def test_a_declared_name_copied_from_a_generated_one_takes_the_provisional_route(
+        monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
+    first = create(provider_with(monkeypatch, api), tenant, resource="checkout")
+    # The same name declared (copied from the state) by another resource, whose create loses its answer once:
+    # the key already carrying that name must survive.
+    failing = FailingService(api, lose_answers=1)
+    second = create(provider_with(monkeypatch, failing), tenant, resource="copy", name=first["name"])
+    assert "update_key" in failing.calls  # provisional name, then the rename
+    assert live(api, tenant) == {first["publicKey"]: first["name"], second["publicKey"]: first["name"]}
+
+
+def test_a_generated_name_key_that_cannot_be_revoked_after_a_lost_answer_is_named_in_the_error(
+        monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
+    failing = FailingService(api, lose_answers=1, fail=("list_keys",))
+    with pytest.raises(ImburseAPIError) as err:
+        create(provider_with(monkeypatch, failing), tenant, resource="checkout")
+    ((_, left_name),) = live(api, tenant).items()
+    assert tenant_key.is_generated_name(left_name, "checkout")
+    assert left_name in str(err.value) and "revoke the tenant's keys named" in str(err.value)
