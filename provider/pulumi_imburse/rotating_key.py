@@ -270,9 +270,9 @@ class RotatingTenantKey(WireNames, Resource, module="imburse", name="RotatingTen
     """When the service created the current key (ISO 8601, UTC); ``rotation_days`` and ``grace_days`` count from
     it."""
     previous_public_key: pulumi.Output[str | None]
-    """The previous key's public key while it is kept after a rotation, else ``None``."""
+    """The previous key's public key while it is kept after a rotation; unset otherwise."""
     previous_private_key: pulumi.Output[str | None]
-    """The previous key's private key (secret) while it is kept, else ``None``."""
+    """The previous key's private key (secret) while it is kept; unset otherwise."""
     previous_expires_at: pulumi.Output[str | None]
     """When the previous key's grace period ends (ISO 8601, UTC): the first update after it revokes the key."""
 

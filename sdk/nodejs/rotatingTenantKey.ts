@@ -48,7 +48,7 @@ export class RotatingTenantKey extends pulumi.CustomResource {
     }
 
     /**
-     * The account that owns the tenant. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+     * The account that owns the tenant. Output: the tenant's account; a new value only when a change of `tenantId` replaces the resource.
      */
     declare public /*out*/ readonly accountId: pulumi.Output<string>;
     /**
@@ -76,11 +76,11 @@ export class RotatingTenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly previousExpiresAt: pulumi.Output<string | undefined>;
     /**
-     * The previous key's private key (secret) while it is kept, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+     * The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
      */
     declare public /*out*/ readonly previousPrivateKey: pulumi.Output<string | undefined>;
     /**
-     * The previous key's public key while it is kept after a rotation, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+     * The previous key's public key while it is kept after a rotation; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
      */
     declare public /*out*/ readonly previousPublicKey: pulumi.Output<string | undefined>;
     /**

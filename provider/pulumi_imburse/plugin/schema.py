@@ -105,6 +105,9 @@ def _rotating_replacement(prop: str) -> str:
         return "A change rotates the key in place (no replacement)."
     if prop in rotating_key.INPUTS:
         return "A change updates the resource in place (no replacement)."
+    if prop == "accountId":
+        return ("Output: the tenant's account; a new value only when a change of "
+                f"{', '.join(f'`{p}`' for p in rotating_key.REPLACE_ON)} replaces the resource.")
     if prop in rotating_key.PREVIOUS:
         return "Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked."
     return ("Output: a new value when the key rotates in place (no replacement), or when a change of "

@@ -16,7 +16,7 @@ import (
 type RotatingTenantKey struct {
 	pulumi.CustomResourceState
 
-	// The account that owns the tenant. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+	// The account that owns the tenant. Output: the tenant's account; a new value only when a change of `tenantId` replaces the resource.
 	AccountId pulumi.StringOutput `pulumi:"accountId"`
 	// When the service created the current key (ISO 8601, UTC); `rotationDays` and `graceDays` count from it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 	CreatedAt pulumi.StringOutput `pulumi:"createdAt"`
@@ -30,9 +30,9 @@ type RotatingTenantKey struct {
 	NamePrefix pulumi.StringPtrOutput `pulumi:"namePrefix"`
 	// When the previous key's grace period ends (ISO 8601, UTC): the first update after it revokes the key. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousExpiresAt pulumi.StringPtrOutput `pulumi:"previousExpiresAt"`
-	// The previous key's private key (secret) while it is kept, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+	// The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousPrivateKey pulumi.StringPtrOutput `pulumi:"previousPrivateKey"`
-	// The previous key's public key while it is kept after a rotation, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+	// The previous key's public key while it is kept after a rotation; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousPublicKey pulumi.StringPtrOutput `pulumi:"previousPublicKey"`
 	// The current key's private key (secret). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 	PrivateKey pulumi.StringOutput `pulumi:"privateKey"`
@@ -223,7 +223,7 @@ func (o RotatingTenantKeyOutput) ToRotatingTenantKeyOutputWithContext(ctx contex
 	return o
 }
 
-// The account that owns the tenant. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+// The account that owns the tenant. Output: the tenant's account; a new value only when a change of `tenantId` replaces the resource.
 func (o RotatingTenantKeyOutput) AccountId() pulumi.StringOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringOutput { return v.AccountId }).(pulumi.StringOutput)
 }
@@ -258,12 +258,12 @@ func (o RotatingTenantKeyOutput) PreviousExpiresAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousExpiresAt }).(pulumi.StringPtrOutput)
 }
 
-// The previous key's private key (secret) while it is kept, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+// The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 func (o RotatingTenantKeyOutput) PreviousPrivateKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousPrivateKey }).(pulumi.StringPtrOutput)
 }
 
-// The previous key's public key while it is kept after a rotation, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+// The previous key's public key while it is kept after a rotation; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 func (o RotatingTenantKeyOutput) PreviousPublicKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousPublicKey }).(pulumi.StringPtrOutput)
 }

@@ -253,7 +253,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     @pulumi.getter(name="accountId")
     def account_id(self) -> pulumi.Output[_builtins.str]:
         """
-        The account that owns the tenant. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+        The account that owns the tenant. Output: the tenant's account; a new value only when a change of `tenantId` replaces the resource.
         """
         return pulumi.get(self, "account_id")
 
@@ -309,7 +309,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     @pulumi.getter(name="previousPrivateKey")
     def previous_private_key(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The previous key's private key (secret) while it is kept, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+        The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
         """
         return pulumi.get(self, "previous_private_key")
 
@@ -317,7 +317,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     @pulumi.getter(name="previousPublicKey")
     def previous_public_key(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The previous key's public key while it is kept after a rotation, else `None`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+        The previous key's public key while it is kept after a rotation; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
         """
         return pulumi.get(self, "previous_public_key")
 
