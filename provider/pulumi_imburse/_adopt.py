@@ -90,8 +90,8 @@ class AdoptionLedger:
 
 
 def check_adopt_id(prop: str, value: object) -> list[Problem]:
-    """An optional ``adopt*`` input: absent, or a GUID."""
-    return [] if value is None else check_guid(prop, value)
+    """An optional ``adopt*`` input: absent, or a GUID. Its value is never shown (it may come from a secret)."""
+    return [] if value is None else check_guid(prop, value, show_value=False)
 
 
 def differences(pairs: Iterable[tuple[str, object, object]]) -> list[str]:

@@ -148,6 +148,19 @@ def test_a_tenant_id_that_is_not_a_guid_is_never_shown_in_the_failure() -> None:
     assert secret not in reason and "s3cr3t" not in reason
 
 
+@pytest.mark.parametrize("check_of", [
+    lambda value: check(adoptPublicKey=value, name="legacy"),
+    lambda value: (None, [(f.property, f.reason) for f in TenantProvider().check(
+        {}, {"name": "Acme", "adoptTenantId": value}).failures or []]),
+], ids=["adoptPublicKey", "adoptTenantId"])
+def test_an_adopt_id_that_is_not_a_guid_is_never_shown_in_the_failure(check_of: Any) -> None:
+    secret = "s3cr3t-value-from-a-secret-output"
+    _, failures = check_of(secret)
+    (prop, reason), = failures
+    assert prop.startswith("adopt") and "must be a GUID" in reason
+    assert secret not in reason and "s3cr3t" not in reason
+
+
 def test_provisional_names_are_unique_and_reserved() -> None:
     names = {pending_name() for _ in range(1000)}
     assert len(names) == 1000 and all(PENDING_NAME.fullmatch(n) and len(n) == 47 for n in names)
