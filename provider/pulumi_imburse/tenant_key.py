@@ -194,8 +194,9 @@ class _FreshNames:
 
 
 _FRESH_NAMES: Final = _FreshNames()
-_STALE_HINT: Final = (f"The first TenantKey created in that tenant {PENDING_STALE_SECONDS // 60} or more minutes later "
-                      f"revokes any key named {PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
+_STALE_HINT: Final = (f"The first key created by a TenantKey or RotatingTenantKey in that tenant "
+                      f"{PENDING_STALE_SECONDS // 60} or more minutes later revokes any key named "
+                      f"{PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
 
 
 def pending_name() -> str:
@@ -493,7 +494,7 @@ class TenantKeyProvider(ImburseProvider):
     def _unnamed(client: ImburseClient, tenant_id: str, key: ApiKey, pending: str, name: str,
                  exc: ImburseAPIError) -> ImburseAPIError:
         """The error of a create whose key could not be given its name: the key (ours) is revoked first."""
-        what = f"TenantKey {name!r}: the key {key.public_key} was created in tenant {tenant_id}"
+        what = f"Key {name!r}: the key {key.public_key} was created in tenant {tenant_id}"
         try:
             with contextlib.suppress(NotFoundError):
                 client.delete_key(tenant_id, key.public_key)
@@ -536,11 +537,11 @@ class TenantKeyProvider(ImburseProvider):
                         stale += old
         except ImburseAPIError as exc:
             _SWEPT.release(tenant_id)
-            pulumi.log.warn(f"TenantKey: could not look for keys left over by failed creates in tenant {tenant_id} "
+            pulumi.log.warn(f"Could not look for keys left over by failed creates in tenant {tenant_id} "
                             f"({exc.message}). {_STALE_HINT}")
             return
         if stale:
-            pulumi.log.warn(f"TenantKey: revoked {stale} key(s) named {PENDING_NAME_PREFIX}... in tenant {tenant_id}: "
+            pulumi.log.warn(f"Revoked {stale} key(s) named {PENDING_NAME_PREFIX}... in tenant {tenant_id}: "
                             "left over by creates that failed at least "
                             f"{PENDING_STALE_SECONDS // 60} minutes ago; nobody held their private keys.")
 
@@ -819,7 +820,7 @@ def _create_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str,
     """
     if tries == 1 and left is None:
         return exc
-    what = f"creating TenantKey {name!r} in tenant {tenant_id} failed after {tries} attempts ({exc.message})."
+    what = f"creating key {name!r} in tenant {tenant_id} failed after {tries} attempts ({exc.message})."
     if left is None:
         return _with_message(exc, f"{what} Every key an earlier attempt may have made was revoked: nothing is left "
                                   "behind. Run the update again.")

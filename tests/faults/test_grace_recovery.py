@@ -73,9 +73,12 @@ def test_a_rotation_whose_new_key_cannot_be_named_leaves_only_the_keys_in_state_
     assert refreshed is not None
 
     failing = FailingService(api, fail=("update_key",))  # the rename of the new key fails: it is revoked
-    with pytest.raises(ServerError):
+    with pytest.raises(ServerError) as err:
         provider_with(monkeypatch, failing).update(id_, refreshed, inputs)
     assert failing.calls[:2] == ["delete_key", "create_key"]  # the previous key first, the new key last
+    # The message names the key's name and says what became of it, without calling it a TenantKey.
+    assert repr(inputs["name"]) in str(err.value) and "it was revoked" in str(err.value)
+    assert "TenantKey" not in str(err.value)
     assert live(api, tenant) == {b}  # a (grace over) revoked, the new key revoked: nothing the state lacks
 
     # The engine kept the old outputs (a and b); the next update finds a already gone and converges.
