@@ -236,7 +236,8 @@ def state_figures(stack: auto.Stack, backend_dir: Path, n: int) -> dict[str, Any
     keys = [r for r in stored["checkpoint"]["latest"]["resources"] if r["type"].endswith(":TenantKey")]
     provider = keys[0]["inputs"].get("__provider", "") if keys else ""  # none for the plugin's keys
     secret = isinstance(provider, dict)
-    exported = next(r for r in stack.export_stack().deployment["resources"] if r["type"].endswith(":TenantKey"))
+    exported = next(r for r in (stack.export_stack().deployment or {})["resources"]
+                    if r["type"].endswith(":TenantKey"))
     plain = exported["inputs"].get("__provider", "")
     plain = plain.get("plaintext", "") if isinstance(plain, dict) else plain
     return {
@@ -457,7 +458,7 @@ def _summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Medians over repeats (every repeat kept under ``all``)."""
 
     def median(key: str, within: str | None = None) -> float:
-        return round(statistics.median((r[within] if within else r)[key] for r in runs), 4)
+        return round(float(statistics.median((r[within] if within else r)[key] for r in runs)), 4)
 
     out: dict[str, Any] = {
         "wall_s": median("wall_s"),
@@ -509,7 +510,7 @@ def _ratios(result: Mapping[str, Any], parallel: int) -> dict[str, float]:
 
     def per_repeat(a: str, b: str, key: str) -> float:
         pairs = zip(runs[a]["all"], runs[b]["all"], strict=True)
-        return round(statistics.median(x[key] / y[key] for x, y in pairs), 3)
+        return round(float(statistics.median(x[key] / y[key] for x, y in pairs)), 3)
 
     out = {
         f"wall default / wall parallel {parallel}": per_repeat("ours-default", f"ours-parallel-{parallel}", "wall_s"),

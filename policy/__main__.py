@@ -39,7 +39,7 @@ if _MISSING:
     sys.exit(f"imburse-guardrails: not installed for {sys.executable}: {', '.join(_MISSING)}. Install the "
              "pack's requirements: cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt")
 
-import grpc  # type: ignore[import-untyped]
+import grpc
 import pulumi_policy.policy
 from pulumi_policy import (
     EnforcementLevel,
