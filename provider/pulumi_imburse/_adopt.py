@@ -113,6 +113,17 @@ def refuse_import_differences(what: str, pairs: Iterable[tuple[str, object, obje
     deployment with ``(what, live, declared)`` for every property the service holds, so a difference fails the
     preview (and an ``up``) before anything is written. Values not known yet (preview) are not compared.
     """
-    diffs = differences((w, live, declared) for w, live, declared in pairs if not is_unknown(declared))
-    if diffs:
-        raise refuse(what, diffs, hint, verb="import")
+    problems = import_problems(what, pairs, hint)
+    if problems:
+        raise AdoptionError(problems[0].reason)
+
+
+def import_problems(what: str, pairs: Iterable[tuple[str, object, object]], hint: str) -> list[Problem]:
+    """Check's form of :func:`refuse_import_differences`: the refusal as one problem, on the first property (its
+    top-level name: ``address`` for ``address.locality``) that differs; none when the declaration matches."""
+    known = [(w, live, declared) for w, live, declared in pairs if not is_unknown(declared)]
+    diffs = differences(known)
+    if not diffs:
+        return []
+    first = next(w for w, live, declared in known if live != declared)
+    return [Problem(first.split(".")[0], str(refuse(what, diffs, hint, verb="import")))]

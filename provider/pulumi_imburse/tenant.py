@@ -20,6 +20,7 @@ from ._adopt import (
     AdoptionLedger,
     check_adopt_id,
     differences,
+    import_problems,
     imported_unreconciled,
     refuse,
     refuse_import_differences,
@@ -290,13 +291,7 @@ def _import_pairs(live: Mapping[str, Any], declared: Mapping[str, Any]) -> list[
 
 def _import_problems(olds: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[Problem]:
     """Check's refusal of a declaration that differs from the tenant it imports (see :mod:`._adopt`)."""
-    pairs = _import_pairs(olds, inputs)
-    try:
-        refuse_import_differences(f"tenant {olds[IMPORT_MARK]}", pairs, _IMPORT_HINT)
-    except AdoptionError as exc:
-        first = next(p for p, live, declared in pairs if live != declared and not is_unknown(declared))
-        return [Problem(first.split(".")[0], str(exc))]
-    return []
+    return import_problems(f"tenant {olds[IMPORT_MARK]}", _import_pairs(olds, inputs), _IMPORT_HINT)
 
 
 def _outputs(tenant: TenantModel) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from ._adopt import (
     AdoptionLedger,
     check_adopt_id,
     differences,
+    import_problems,
     refuse,
     refuse_import_differences,
 )
@@ -724,13 +725,8 @@ def _imported_unreconciled(olds: Mapping[str, Any]) -> bool:
 
 def _import_problems(olds: Mapping[str, Any], inputs: Mapping[str, Any]) -> list[Problem]:
     """Check's refusal of a declaration that differs from the key it imports (see :mod:`._adopt`)."""
-    pairs = _import_pairs(olds, inputs)
-    try:
-        refuse_import_differences(f"key {olds.get('name')!r} of tenant {olds.get('tenantId')}", pairs, _IMPORT_HINT)
-    except AdoptionError as exc:
-        first = next(p for p, live, declared in pairs if live != declared and not is_unknown(declared))
-        return [Problem(first, str(exc))]
-    return []
+    return import_problems(f"key {olds.get('name')!r} of tenant {olds.get('tenantId')}", _import_pairs(olds, inputs),
+                           _IMPORT_HINT)
 
 
 def _diff_after_import(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> DiffResult:
