@@ -77,11 +77,12 @@ from .tenant_key import (
     create_key,
     days_after,
     key_problems,
+    normalize_key_inputs,
     read_key,
     revoke_key,
     rotation_due,
 )
-from .validation import Problem, check_grace_days, check_rotation_days, check_unknown, normalize_guid
+from .validation import Problem, check_grace_days, check_rotation_days, check_unknown
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:RotatingTenantKey"
 
@@ -324,15 +325,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
         problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
         problems += check_grace_period("graceDays", inputs.get("graceDays"), inputs.get("rotationDays"), "rotationDays")
         if not problems:
-            if isinstance(inputs.get("tenantId"), str) and not is_unknown(inputs["tenantId"]):
-                inputs["tenantId"] = normalize_guid(inputs["tenantId"])
-            if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
-                inputs["roles"] = normalize_roles(inputs["roles"])
-            for k in ("keepers", "rotationDays"):
-                if inputs.get(k) is None:
-                    inputs.pop(k, None)
-            if inputs.get("name") is None:
-                inputs["name"] = _autoname(olds, inputs)
+            normalize_key_inputs(inputs, olds)
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:

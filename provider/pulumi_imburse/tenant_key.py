@@ -352,19 +352,7 @@ class TenantKeyProvider(ImburseProvider):
         problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
         problems += _check_known("adoptPublicKey", inputs.get("adoptPublicKey"), check_adopt_id)
         if not problems:
-            for k in ("tenantId", "adoptPublicKey"):  # the service's form: no replacement over letter case
-                if isinstance(inputs.get(k), str) and not is_unknown(inputs[k]):
-                    inputs[k] = normalize_guid(inputs[k])
-            if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
-                inputs["roles"] = normalize_roles(inputs["roles"])
-            for k in ("keepers", "rotationDays", "adoptPublicKey"):
-                if inputs.get(k) is None:
-                    inputs.pop(k, None)
-            if inputs.get("name") is None:
-                inputs.pop("name", None)
-                if "adoptPublicKey" not in inputs:
-                    inputs["name"] = _autoname(_olds, inputs)
-                # else: the adopted key keeps its name, which this resource does not manage.
+            normalize_key_inputs(inputs, _olds)
             if _olds:
                 _mark_existing(inputs)  # Check with old inputs: the resource exists (see _adopt)
                 if _imported_unreconciled(_olds):
@@ -630,6 +618,24 @@ def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: st
     TenantKeyProvider._sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at,
                              own_leftovers=unknown)
     return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+
+
+def normalize_key_inputs(inputs: dict[str, Any], olds: Mapping[str, Any]) -> None:
+    """Check's normal form of a key resource's valid inputs, in place: ids in the service's (lower) case, so a
+    letter case never replaces a key; roles sorted; optional inputs not given dropped; and, with no declared
+    ``name``, a generated one (kept from ``olds``), unless the key is adopted (its name is not managed)."""
+    for k in ("tenantId", "adoptPublicKey"):
+        if isinstance(inputs.get(k), str) and not is_unknown(inputs[k]):
+            inputs[k] = normalize_guid(inputs[k])
+    if isinstance(inputs.get("roles"), list) and not is_unknown(inputs["roles"]):
+        inputs["roles"] = normalize_roles(inputs["roles"])
+    for k in ("keepers", "rotationDays", "adoptPublicKey"):
+        if inputs.get(k) is None:
+            inputs.pop(k, None)
+    if inputs.get("name") is None:
+        inputs.pop("name", None)
+        if "adoptPublicKey" not in inputs:
+            inputs["name"] = _autoname(olds, inputs)
 
 
 def read_key(client: ImburseClient, tenant_id: str, public_key: str) -> ApiKey | None:
