@@ -100,3 +100,14 @@ def test_a_rotating_key_import_is_refused_with_the_cores_message(
         plugin.Read(provider_pb2.ReadRequest(id=key_id, urn=urn))
     assert served.value.details() == str(core.value)
     assert "cannot be imported" in str(core.value)
+
+
+def test_a_call_larger_than_grpcs_default_limit_is_served(plugin: provider_pb2_grpc.ResourceProviderStub) -> None:
+    """Inputs of 5 MiB (gRPC refuses more than 4 MiB unless told otherwise) reach the rules, as with Pulumi's
+    own provider servers: the plugin sets its message limit itself (server.GRPC_SERVER_OPTIONS)."""
+    big = "x" * (5 * 1024 * 1024)
+    news = {"tenantId": "8a2f5d64-3f5e-4d0f-9c55-1f3b1a0c7e21", "roles": ["tenant-app-read"], "keepers": {"big": big}}
+    answer = plugin.Check(provider_pb2.CheckRequest(urn=f"urn:pulumi:test::p::{schema.TENANT_KEY_TOKEN}::k",
+                                                    news=to_struct(news)))
+    assert list(answer.failures) == []
+    assert from_struct(answer.inputs)["keepers"] == {"big": big}

@@ -39,8 +39,7 @@ import grpc
 import grpc.aio
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.dynamic import CheckResult
-from pulumi.runtime import Settings, configure, rpc
-from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS
+from pulumi.runtime import Settings, configure
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from .. import config as settings
@@ -73,9 +72,26 @@ RESOURCES: Final[Mapping[str, ResourceType]] = {
 }
 """The resource types ``pulumi-resource-imburse`` serves, by type token."""
 
-_SIG: Final = rpc._special_sig_key
-_SECRET: Final = rpc._special_secret_sig
-_OUTPUT_VALUE: Final = rpc._special_output_value_sig
+# Special values on the wire. A property value that is a Struct with the key SIG_KEY is no plain object: the
+# signature under that key says what it is. These constants are the provider protocol's, not an SDK's: Pulumi's Go
+# SDK publishes them as package github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig (sig.Key, sig.Secret,
+# sig.OutputValue) and its go/property/README.md shows the encodings; the Python SDK keeps its copies private.
+SIG_KEY: Final = "4dabf18193072939515e22adb298388d"
+"""The key of a special value's signature."""
+SECRET_SIG: Final = "1b47061264138c4ac30d75fd1eb44270"
+"""A secret: ``{SIG_KEY: SECRET_SIG, "value": <the value>}``."""
+OUTPUT_VALUE_SIG: Final = "d0e6a833031e9bbcd3f4e8bde6ca49a4"
+"""An output value: ``{SIG_KEY: OUTPUT_VALUE_SIG, "value": ..., "secret": bool, "dependencies": [urn, ...]}``, each
+field optional; without ``value`` it is unknown."""
+
+GRPC_SERVER_OPTIONS: Final = (
+    # Calls up to 400 MiB (gRPC's default limit is 4 MiB), as the Pulumi SDK's own servers accept.
+    ("grpc.max_receive_message_length", 400 * 1024 * 1024),
+    # A call may wait in the server's queue up to 30 minutes before a handler takes it (gRPC's default is 30 s,
+    # then it is cancelled and the engine's step fails), as the Pulumi SDK's own servers allow.
+    ("grpc.server_max_unrequested_time_in_server", 30 * 60),
+)
+"""The gRPC server's options: the values the Pulumi Python SDK's servers use (pulumi 3.272), set here explicitly."""
 
 T = TypeVar("T")
 
@@ -115,11 +131,11 @@ def to_plain(value: struct_pb2.Value) -> tuple[Any, bool]:
     kind = value.WhichOneof("kind")
     if kind == "struct_value":
         fields = value.struct_value.fields
-        sig = fields[_SIG].string_value if _SIG in fields else None
-        if sig == _SECRET:
+        sig = fields[SIG_KEY].string_value if SIG_KEY in fields else None
+        if sig == SECRET_SIG:
             inner, _ = to_plain(fields["value"])
             return inner, True
-        if sig == _OUTPUT_VALUE:
+        if sig == OUTPUT_VALUE_SIG:
             secret = "secret" in fields and fields["secret"].bool_value
             if "value" not in fields:
                 return UNKNOWN, secret
@@ -160,7 +176,7 @@ def to_wire(props: Mapping[str, Any], secret: set[str] | frozenset[str] | tuple[
     for k, v in props.items():
         if isinstance(v, tuple):
             v = list(v)
-        message.update({k: {_SIG: _SECRET, "value": v} if k in secret else v})
+        message.update({k: {SIG_KEY: SECRET_SIG, "value": v} if k in secret else v})
     return message
 
 
@@ -237,7 +253,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
             if s.secret and s.name in inputs.fields:
                 value, is_secret = to_plain(inputs.fields[s.name])
                 if not is_secret and value is not None:
-                    inputs.update({s.name: {_SIG: _SECRET, "value": value}})
+                    inputs.update({s.name: {SIG_KEY: SECRET_SIG, "value": value}})
         return provider_pb2.CheckResponse(inputs=inputs)
 
     async def DiffConfig(self, request: Any, context: Any) -> Any:
@@ -334,7 +350,7 @@ async def serve(engine_address: str | None, *, out: Any = None, resources: Mappi
         configure(Settings(project=os.environ.get("PULUMI_PROJECT"), stack=os.environ.get("PULUMI_STACK"),
                            engine=engine_address))
     pool = ThreadPoolExecutor(max_workers=MAX_CONCURRENT_CALLS, thread_name_prefix="imburse")
-    server = grpc.aio.server(options=_GRPC_CHANNEL_OPTIONS, maximum_concurrent_rpcs=None)
+    server = grpc.aio.server(options=GRPC_SERVER_OPTIONS, maximum_concurrent_rpcs=None)
     provider_pb2_grpc.add_ResourceProviderServicer_to_server(
         ImburseProviderServicer(version=version or schema.version(), pool=pool, resources=resources), server)
     port = server.add_insecure_port("127.0.0.1:0")
