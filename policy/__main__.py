@@ -29,7 +29,7 @@ import importlib.util
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -40,7 +40,7 @@ if _MISSING:
              "pack's requirements: cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt")
 
 import grpc
-import pulumi_policy.policy
+from pulumi.runtime.proto import analyzer_pb2_grpc
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -327,6 +327,9 @@ _UNKNOWN: Final = _Unknown()
 
 _capture = threading.local()
 
+Handler = Callable[[Any, Any], Any]
+"""A gRPC handler of the analyzer service: ``(request, context) -> response``."""
+
 
 def _from_proto(value: Any) -> Any:
     """A protobuf ``Struct``/``ListValue``/``Value`` as plain Python (what ``MessageToDict`` gives)."""
@@ -355,44 +358,26 @@ def _secret_aware(value: Any) -> Any:
     return value
 
 
-def _servicer_handler(name: str) -> tuple[Any, Any]:
-    """The SDK's private gRPC servicer class and its handler ``name``, which the pack wraps; a clear error
-    when this pulumi-policy version has neither (the pack relies on the 1.x internals)."""
-    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
-    original = getattr(servicer, name, None)
-    if servicer is None or original is None:
-        raise RuntimeError(
-            f"{PACK_NAME}: this pulumi-policy version has no _PolicyAnalyzerServicer.{name}; "
-            "install the version range in policy/requirements.txt"
-        )
-    return servicer, original
-
-
-def _install_secret_view() -> None:
-    """Keep a secret-aware copy of each AnalyzeStack request for the stack policies.
+def _secret_view(analyze_stack: Handler) -> Handler:
+    """``AnalyzeStack`` keeping a secret-aware copy of its request for the stack policies.
 
     The policy SDK unwraps secrets before a policy sees ``args.resources`` (pulumi-policy issue
     #241: a policy cannot tell whether a value is secret), yet the engine does send them as secrets.
-    ``no-plaintext-private-key-output`` needs that distinction, so this wraps the SDK's gRPC
-    ``AnalyzeStack`` handler to record, per URN, the properties exactly as the engine sent them.
-    It must run before ``PolicyPack(...)`` registers the servicer.
+    ``no-plaintext-private-key-output`` needs that distinction, so this records, per URN, the
+    properties exactly as the engine sent them, for the policies the SDK runs in this same thread.
     """
-    servicer, original = _servicer_handler("AnalyzeStack")
-    if getattr(original, "_imburse_secret_view", False):
-        return
 
-    @functools.wraps(original)
-    def analyze_stack(self: Any, request: Any, context: Any) -> Any:
+    @functools.wraps(analyze_stack)
+    def handler(request: Any, context: Any) -> Any:
         _capture.views = {
             r.urn: _secret_aware(_from_proto(r.properties)) for r in request.resources
         }
         try:
-            return original(self, request, context)
+            return analyze_stack(request, context)
         finally:
             _capture.views = None
 
-    setattr(analyze_stack, "_imburse_secret_view", True)  # noqa: B010
-    servicer.AnalyzeStack = analyze_stack
+    return handler
 
 
 def _normalize_name(name: str) -> str:
@@ -416,7 +401,9 @@ def _leaves(value: Any, path: str = "", keys: tuple[str, ...] = ()) -> Iterator[
 def _no_plaintext_private_key(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     views: dict[str, Any] | None = getattr(_capture, "views", None)
     if views is None:
-        raise RuntimeError(f"{PACK_NAME}: the secret-aware view of AnalyzeStack is missing")
+        raise RuntimeError(f"{PACK_NAME}: the secret-aware view of AnalyzeStack is missing: this pulumi-policy "
+                           "version does not serve the pack's checks (_install_checks); install the version range "
+                           "in policy/requirements.txt")
     names = {_normalize_name(n) for n in _config_strings(args.get_config(), "privateKeyNames",
                                                           DEFAULT_PRIVATE_KEY_NAMES)}
     names.discard("")
@@ -635,32 +622,49 @@ def _config_problems(policy_config: Mapping[str, Mapping[str, Any]]) -> list[str
     return problems
 
 
-def _install_config_check() -> None:
-    """Refuse a policy config that names a policy or a property this pack does not have.
+def _config_check(configure: Handler) -> Handler:
+    """``Configure`` refusing a policy config that names a policy or a property this pack does not have.
 
-    Wraps the SDK's gRPC ``Configure`` handler (see :func:`_config_problems`); the engine reports the refusal
-    as ``configuring policy pack ...: <message>`` and runs nothing. Must run before ``PolicyPack(...)``.
+    See :func:`_config_problems`; the engine reports the refusal as ``configuring policy pack ...: <message>``
+    and runs nothing.
     """
-    servicer, original = _servicer_handler("Configure")
-    if getattr(original, "_imburse_config_check", False):
-        return
 
-    @functools.wraps(original)
-    def configure(self: Any, request: Any, context: Any) -> Any:
+    @functools.wraps(configure)
+    def handler(request: Any, context: Any) -> Any:
         config = {k: _from_proto(v.properties) for k, v in request.policyConfig.items()}
         problems = _config_problems(config)
         if problems:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           f"invalid policy config for {PACK_NAME}: " + "; ".join(problems))
-        return original(self, request, context)
+        return configure(request, context)
 
-    setattr(configure, "_imburse_config_check", True)  # noqa: B010
-    servicer.Configure = configure
+    return handler
+
+
+def _install_checks() -> None:
+    """Serve the SDK's analyzer with :func:`_config_check` and :func:`_secret_view` around two of its calls.
+
+    pulumi-policy has no public hook for either (a policy sees neither the whole config nor which values are
+    secret), so the pack takes the one seam whose names are public: ``PolicyPack(...)`` registers its servicer
+    with ``add_AnalyzerServicer_to_server`` of ``pulumi.runtime.proto.analyzer_pb2_grpc``, the gRPC code
+    generated from Pulumi's ``analyzer.proto``. Wrapped here, it replaces the servicer's ``Configure`` and
+    ``AnalyzeStack`` (the protocol's method names) before the server starts. That ``PolicyPack`` registers
+    this way, and runs the stack policies in the thread serving the call, is how pulumi-policy works, not a
+    promise: ``policy/requirements.txt`` pins the versions tested, and ``tests/policy/test_sdk_boundary.py``
+    fails if the installed one stops doing it. Must run before ``PolicyPack(...)``.
+    """
+    register = analyzer_pb2_grpc.add_AnalyzerServicer_to_server
+
+    def add_servicer(servicer: Any, server: Any) -> None:
+        servicer.Configure = _config_check(servicer.Configure)
+        servicer.AnalyzeStack = _secret_view(servicer.AnalyzeStack)
+        register(servicer, server)
+
+    analyzer_pb2_grpc.add_AnalyzerServicer_to_server = add_servicer
 
 
 if __name__ == "__main__":
-    _install_secret_view()
-    _install_config_check()
+    _install_checks()
     PolicyPack(
         name=PACK_NAME,
         display_name="Imburse least-privilege guardrails",
