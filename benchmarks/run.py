@@ -63,12 +63,11 @@ ROLES: Final = ["tenant-app-read"]
 PLUGIN_PARALLEL: Final = (16, 32)
 """The ``--parallel`` values at which the plugin and the dynamic resources are compared."""
 
-# What `python -m pulumi.dynamic` imports before it serves (pulumi/dynamic/__main__.py), for the import share.
+# What `python -m pulumi.dynamic` imports before it serves (pulumi/dynamic/__main__.py), for the import share. It
+# also imports two private modules of pulumi.runtime, which `import pulumi.runtime` has loaded already.
 HOST_IMPORTS: Final = ("import asyncio, base64, dill, grpc\n"
                        "from google.protobuf import empty_pb2\n"
                        "import pulumi.metadata, pulumi.runtime, pulumi.dynamic\n"
-                       "from pulumi.runtime._serialization import _deserialize\n"
-                       "from pulumi.runtime._grpc_settings import _GRPC_CHANNEL_OPTIONS\n"
                        "from pulumi.runtime.proto import provider_pb2_grpc\n")
 OUR_IMPORT: Final = "import pulumi_imburse.tenant_key\n"
 
