@@ -46,6 +46,8 @@ DEFAULT_PASSPHRASE = "pulumi-imburse-test"
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", ".tools", ".demo", "__pycache__", ".pulumi", "*_cache",
                                       "node_modules", "*.pyc")
 _STACK_ENCRYPTION_KEYS = ("encryptionsalt", "encryptedkey", "secretsprovider")
+_EMULATOR_CONFIG = (f"{NAMESPACE}:baseUrl", f"{NAMESPACE}:publicKey", f"{NAMESPACE}:privateKey")
+"""The provider config that :func:`emulated_stack` points at the emulator."""
 
 
 class PulumiCLINotFoundError(RuntimeError):
@@ -168,6 +170,8 @@ def emulated_stack(
         work_dir, backend, home = tmp / "project", tmp / "backend", tmp / "home"
         backend.mkdir()
         fn: auto.PulumiFn | None
+        kept_secrets: list[str] = []
+        origin = ""  # the user's stack file, for messages
         if callable(program):
             if not project_name:
                 raise ValueError("project_name is required with an inline program")
@@ -175,20 +179,32 @@ def emulated_stack(
             fn = program
         else:
             shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
-            _use_own_secrets(work_dir / f"Pulumi.{stack_name}.yaml")
             settings = _project_settings(work_dir)
             project_name = project_name or str(settings["name"])
+            stack_file = work_dir / f"Pulumi.{stack_name}.yaml"
+            origin = str(Path(program) / stack_file.name)
+            kept_secrets = _use_own_secrets(stack_file, overridden={
+                key if ":" in key else f"{settings['name']}:{key}"
+                for key in (*_EMULATOR_CONFIG, *(config or {}), *(secret_config or {}))})
             fn = project_program(work_dir) if _runtime(settings) == "python" else None
         run_env = {**cli_env(backend, home, passphrase), **(env or {})}
         ws_opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=run_env, pulumi_command=pulumi_command)
-        if fn is None:
-            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(work_dir), opts=ws_opts)
-        else:
-            stack = auto.create_or_select_stack(stack_name=stack_name, project_name=project_name, program=fn,
-                                                opts=ws_opts)
-        set_config(stack, {f"{NAMESPACE}:baseUrl": emu.base_url, f"{NAMESPACE}:publicKey": emu.public_key,
-                           **(config or {})})
-        set_config(stack, {f"{NAMESPACE}:privateKey": emu.private_key, **(secret_config or {})}, secret=True)
+        try:
+            if fn is None:
+                stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(work_dir), opts=ws_opts)
+            else:
+                stack = auto.create_or_select_stack(stack_name=stack_name, project_name=project_name, program=fn,
+                                                    opts=ws_opts)
+        except auto.CommandError as exc:
+            if kept_secrets and "incorrect passphrase" in str(exc):
+                raise ValueError(
+                    f"{origin} holds secrets ({', '.join(kept_secrets)}) encrypted "
+                    "with another passphrase than this stack's: pass that stack's passphrase= (or set "
+                    "PULUMI_CONFIG_PASSPHRASE in env=), or give those keys in secret_config=") from None
+            raise
+        base_url, public_key, private_key = _EMULATOR_CONFIG
+        set_config(stack, {base_url: emu.base_url, public_key: emu.public_key, **(config or {})})
+        set_config(stack, {private_key: emu.private_key, **(secret_config or {})}, secret=True)
         try:
             yield EmulatedStack(stack=stack, emulator=emu, work_dir=work_dir, backend_dir=backend, env=run_env)
         finally:
@@ -197,22 +213,32 @@ def emulated_stack(
                     stack.destroy(on_output=lambda _line: None)
 
 
-def _use_own_secrets(stack_file: Path) -> None:
+def _use_own_secrets(stack_file: Path, overridden: set[str]) -> list[str]:
     """Let the copied stack file take the test stack's own passphrase secrets provider.
 
-    A committed stack file carries the salt (or key) of the secrets provider it was made with. With no
-    encrypted (``secure:``) values in it, that salt only ties the copy to a passphrase the test does not
-    know, so it is dropped. With encrypted values it is kept: give ``emulated_stack`` their ``passphrase``.
+    A stack file carries the salt (or key) of the secrets provider it was made with, and its ``secure:`` values
+    are encrypted with it: a user's own stack after ``pulumi config set --secret imburse:privateKey ...``, say.
+    The encrypted values of keys this stack sets itself (``overridden``: the ``imburse:*`` credentials of the
+    emulator, the test's ``config`` and ``secret_config``) are dropped. With no encrypted value left, the salt
+    only ties the copy to a passphrase the test does not know, so it is dropped too. Encrypted values of other
+    keys are kept, with their salt: give ``emulated_stack`` their ``passphrase``. Returns those keys.
     """
     if not stack_file.is_file():
-        return
+        return []
     settings = yaml.safe_load(stack_file.read_text()) or {}
-    if not isinstance(settings, dict) or _has_secure_value(settings.get("config")):
-        return
-    if any(k in settings for k in _STACK_ENCRYPTION_KEYS):
-        for key in _STACK_ENCRYPTION_KEYS:
-            settings.pop(key, None)
+    if not isinstance(settings, dict):
+        return []
+    config = settings.get("config")
+    config = config if isinstance(config, dict) else {}
+    dropped = [k for k, v in config.items() if k in overridden and _has_secure_value(v)]
+    for key in dropped:
+        del config[key]
+    kept = sorted(k for k, v in config.items() if _has_secure_value(v))
+    if not kept:
+        dropped += [key for key in _STACK_ENCRYPTION_KEYS if settings.pop(key, None) is not None]
+    if dropped:
         stack_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return kept
 
 
 def _has_secure_value(value: Any) -> bool:
