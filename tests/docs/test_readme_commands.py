@@ -13,7 +13,8 @@ shows (``EXPECTED``, and a console block's output).
 
 Placeholders such as ``<account public key>`` are filled from the sandbox (``SCENARIOS``); one the test does
 not know fails it. Every ``pulumi`` command is the real CLI with its language hosts (``make pulumi-cli``), in
-the project directory as a user runs it, the virtualenv active (first on ``PATH``).
+the project directory as a user runs it, the virtualenv active (first on ``PATH``), answering "yes" where it
+asks (``PULUMI_SKIP_CONFIRMATIONS``).
 
 A command that cannot run here is in ``NOT_RUN`` with the reason. Every other command is run, so a command a
 README gains runs, or fails the test until it works or is listed with its reason; one with a placeholder the test
@@ -279,10 +280,11 @@ def _started_account(key: str) -> Callable[[Sandbox], str]:
 
 
 def _policy_stack(s: Sandbox) -> None:
-    # A reader "in a Pulumi project of this repository" (the root) with a stack against Imburse (here the
-    # emulator), and the config file the README shows (its ```json block) as policy-config.json.
+    # A reader "in a Pulumi project of this repository" (the root) with a stack deployed against Imburse (here
+    # the emulator), and the config file the README shows (its ```json block) as policy-config.json.
     s.cli("stack", "init", "dev")
     s.cli("config", "set", "imburse:baseUrl", s.emulator.base_url)
+    s.cli("up", "--yes")
     text = (s.root / "policy" / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```json\n(.*?)```", text, re.S)
     assert block, "policy/README.md shows no policy config file"
@@ -372,6 +374,9 @@ def sandbox(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[Callable[[str
         scenario = SCENARIOS.get(readme, Scenario())
         root = tmp_path / "repo"
         _copy_repo(root)
+        # A reader's checkout has its virtualenv (`make .venv/.installed`), which the projects' `virtualenv:`
+        # options name: this interpreter's.
+        (root / ".venv").symlink_to(VENV_BIN.parent, target_is_directory=True)
         home = tmp_path / "home"
         home.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMBURSE_", "PULUMI_", "VIRTUAL_ENV"))}
@@ -381,6 +386,8 @@ def sandbox(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[Callable[[str
             "PULUMI_CONFIG_PASSPHRASE": scenario.passphrase, "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_PYTHON_CMD": sys.executable,
             "PULUMI_POLICY_PYTHON": sys.executable,
+            # The reader answers "yes" when `pulumi up` asks (the CLI asks only at a terminal).
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
             "IMBURSE_PUBLIC_KEY": emulator.public_key, "IMBURSE_PRIVATE_KEY": emulator.private_key,
         })
         if shutil.which("go"):  # the reader's Go caches (HOME is the sandbox's): no download, no cold build
