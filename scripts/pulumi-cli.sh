@@ -25,11 +25,11 @@ BIN="$TOOLS_DIR/bin"
 # The language host of Pulumi YAML programs, a Go module of its own (github.com/pulumi/pulumi-yaml).
 #
 # The Python, Node.js and Go language hosts (tools/language-hosts/<language>): since pulumi/pulumi#13819
-# (v3.80.0) and its like, each is a nested module of pulumi/pulumi with no version tag, which the Go module
-# proxy serves at no version. Until then each was a package of the github.com/pulumi/pulumi/sdk/v3 module,
-# which the proxy serves: the Python host up to sdk v3.79.0, the Node.js host up to v3.68.0, the Go host up to
-# v3.66.0. tools/language-hosts/<language>/go.mod pins that last version, and this script builds the host
-# from it. They run programs with this CLI (the engine falls back where an old host lacks a newer call); they
+# (v3.80.0) and its like, each is a nested module of pulumi/pulumi with no version tag and with replace
+# directives to the monorepo's directories, which cannot be built from the Go module proxy. Until then each
+# was a package of the github.com/pulumi/pulumi/sdk/v3 module, which the proxy serves: the Python host up to
+# sdk v3.79.0, the Node.js host up to v3.68.0, the Go host up to v3.66.0. tools/language-hosts/<language>/
+# go.mod pins that last version, and this script builds the host from it. They run programs with this CLI (the engine falls back where an old host lacks a newer call); they
 # do not read the project's runtime options (`virtualenv:`): a Python program needs its virtualenv active.
 # Beside them go the newer scripts they start: the Python host's `pulumi-language-python-exec` and the
 # Node.js dynamic-provider launcher, from the sdk/v3 module at the CLI's version.

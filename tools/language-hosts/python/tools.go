@@ -2,7 +2,8 @@
 
 // Package tools pins Pulumi's python language host, pulumi-language-python, at the last release of the
 // github.com/pulumi/pulumi/sdk/v3 module that still contains it (later releases moved it into a module of its
-// own, which the Go module proxy serves at no version). scripts/pulumi-cli.sh builds it from here.
+// own, untagged and with replace directives to Pulumi's repository, which cannot be built from the Go module
+// proxy). scripts/pulumi-cli.sh builds it from here.
 package tools
 
 import _ "github.com/pulumi/pulumi/sdk/v3/python/cmd/pulumi-language-python"
