@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## pulumi-cli: a pinned Pulumi CLI and its Python launchers in .tools/bin (built from Pulumi's Go modules if needed)
+## pulumi-cli: a pinned Pulumi CLI, its launchers and language hosts in .tools/bin (built from Pulumi's Go modules if needed)
 pulumi-cli:
 	@bash scripts/pulumi-cli.sh
 

@@ -1,7 +1,8 @@
 """`make demo`: start the local Imburse emulator and deploy the root stack (Pulumi.dev.yaml) with the Pulumi CLI.
 
-The root project (Pulumi.yaml, __main__.py, Pulumi.dev.yaml) is deployed by the real `pulumi up`, driven
-through the Automation API with a local file backend and passphrase secrets under .demo/. The emulator's
+The root project (Pulumi.yaml, __main__.py, Pulumi.dev.yaml) is deployed by the real `pulumi up` in the
+repository root, which runs __main__.py with Pulumi's Python language host (`make pulumi-cli`), driven through
+the Automation API with a local file backend and passphrase secrets under .demo/. The emulator's
 account credentials reach the provider as IMBURSE_* environment variables, so nothing secret is written
 into Pulumi.dev.yaml. It ends with a summary: what changed, the tenants and keys, which outputs are secret,
 and how to reveal one.
@@ -23,7 +24,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from pulumi_imburse.emulator.process import EmulatorProcess
-from pulumi_imburse.testing.stacks import PulumiCLINotFoundError, cli_env, project_program, require_cli
+from pulumi_imburse.testing.stacks import PulumiCLINotFoundError, cli_env, require_cli
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_DIR = Path(os.environ.get("IMBURSE_DEMO_DIR") or REPO / ".demo").resolve()
@@ -35,7 +36,8 @@ DEMO_PASSPHRASE = "pulumi-imburse-demo"
 
 
 def open_stack(emu: EmulatorProcess) -> auto.Stack:
-    """The root project's dev stack, on the demo's local backend, with the emulator's credentials."""
+    """The root project's dev stack, on the demo's local backend, with the emulator's credentials: a local
+    program, run by the Python language host with this interpreter's virtualenv first on PATH (cli_env)."""
     env = {
         **cli_env(DEMO_DIR / "pulumi", DEMO_DIR / "pulumi-home", DEMO_PASSPHRASE),
         # Credentials by environment, the provider's fallback after stack config.
@@ -43,10 +45,8 @@ def open_stack(emu: EmulatorProcess) -> auto.Stack:
         "IMBURSE_PRIVATE_KEY": emu.private_key,
     }
     (DEMO_DIR / "pulumi").mkdir(parents=True, exist_ok=True)
-    return auto.create_or_select_stack(
-        stack_name=STACK, project_name=PROJECT, program=project_program(REPO),
-        opts=auto.LocalWorkspaceOptions(work_dir=str(REPO), env_vars=env),
-    )
+    return auto.create_or_select_stack(stack_name=STACK, work_dir=str(REPO),
+                                       opts=auto.LocalWorkspaceOptions(env_vars=env))
 
 
 def mask(secret: str) -> str:

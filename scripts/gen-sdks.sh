@@ -4,11 +4,11 @@
 #   scripts/gen-sdks.sh [OUT]      OUT defaults to sdk/; writes OUT/<language> for each of SDK_LANGUAGES
 #
 # `pulumi package gen-sdk --language L` hands the bound schema to the language plugin pulumi-language-L, which
-# runs Pulumi's code generator for L. Those plugins are not on this machine (the Go module proxy does not
-# serve the nodejs, go and python language hosts), so this script builds tools/codegen-host, which serves just
-# that call with Pulumi's own generators at the CLI's version, links it under the three plugin names in
-# .tools/codegen, and puts that directory on PATH for gen-sdk only. A Pulumi install that has the real
-# language hosts generates the same files.
+# runs Pulumi's code generator for L, of that plugin's version. The nodejs, go and python hosts that
+# `make pulumi-cli` builds are older than the CLI (the newest the Go module proxy serves), so this script
+# builds tools/codegen-host, which serves just that call with Pulumi's own generators at the CLI's version,
+# links it under the three plugin names in .tools/codegen, and puts that directory on PATH for gen-sdk only.
+# A Pulumi install whose language hosts are at the CLI's version generates the same files.
 #
 # The nodejs SDK is generated with --local: package.json gets "main": "bin/index.js", so the TypeScript
 # example and tests use it as a `file:` dependency once `make node` has compiled it (tsc).

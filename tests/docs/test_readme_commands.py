@@ -12,9 +12,9 @@ then. Each must exit 0 (or as ``EXPECTED_EXIT`` says, where the README says it f
 shows (``EXPECTED``, and a console block's output).
 
 Placeholders such as ``<account public key>`` are filled from the sandbox (``SCENARIOS``); one the test does
-not know fails it. ``pulumi up`` / ``pulumi preview`` of a Python project go through ``pulumi_shim.py``: this
-machine's CLI has no Python language host, so the project's program runs as an Automation API inline program
-of the same stack, through the real CLI and engine.
+not know fails it. Every ``pulumi`` command is the real CLI with its language hosts (``make pulumi-cli``), in
+the project directory as a user runs it, the virtualenv active (first on ``PATH``), answering "yes" where it
+asks (``PULUMI_SKIP_CONFIRMATIONS``).
 
 A command that cannot run here is in ``NOT_RUN`` with the reason. Every other command is run, so a command a
 README gains runs, or fails the test until it works or is listed with its reason; one with a placeholder the test
@@ -46,7 +46,6 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 TOOLS_BIN = REPO / ".tools" / "bin"
 VENV_BIN = Path(sys.executable).parent
-SHIM = Path(__file__).with_name("pulumi_shim.py")
 SHELL_LANGS = {"sh", "bash", "shell", "console"}
 DEMO_PASSPHRASE = "pulumi-imburse-demo"  # examples/demo.py: the root Pulumi.dev.yaml's encryptionsalt
 
@@ -83,8 +82,7 @@ NOT_RUN: dict[tuple[str, str], str] = {
      "pulumi up --stack staging --policy-pack policy/analyzer --policy-pack-config policy-config.staging.json"):
         REAL_SANDBOX + " (Pulumi.staging.yaml); tests/policy/test_gitops_example.py runs it against the emulator",
     ("README.md", "pulumi import imburse:index:TenantKey ci <tenantId>/<publicKey>"):
-        "the sandbox's project (the root stack) is a Python project, and `pulumi import` needs its language "
-        "host, which a CLI built from Pulumi's Go modules lacks; tests/plugin/test_plugin_stacks.py and "
+        REAL_SANDBOX + " (the quick start's stack); tests/plugin/test_plugin_stacks.py and "
         "tests/languages/test_yaml.py run this very command (from a YAML project) against the emulator",
     ("README.md", "pulumi import imburse:index:Tenant acme <tenantId>"):
         "as the TenantKey import above; tests/plugin/test_plugin_stacks.py imports a Tenant by its id with the "
@@ -282,10 +280,11 @@ def _started_account(key: str) -> Callable[[Sandbox], str]:
 
 
 def _policy_stack(s: Sandbox) -> None:
-    # A reader "in a Pulumi project of this repository" (the root) with a stack against Imburse (here the
-    # emulator), and the config file the README shows (its ```json block) as policy-config.json.
+    # A reader "in a Pulumi project of this repository" (the root) with a stack deployed against Imburse (here
+    # the emulator), and the config file the README shows (its ```json block) as policy-config.json.
     s.cli("stack", "init", "dev")
     s.cli("config", "set", "imburse:baseUrl", s.emulator.base_url)
+    s.cli("up", "--yes")
     text = (s.root / "policy" / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```json\n(.*?)```", text, re.S)
     assert block, "policy/README.md shows no policy config file"
@@ -303,6 +302,13 @@ def _existing_tenant(s: Sandbox) -> None:
     s.values.update({"tenant": tenant.tenant_id, "key": key.public_key, "name": key.name})
 
 
+def _node_workspace(s: Sandbox) -> None:
+    # A reader of this repository who ran `make node`: the npm workspace's packages installed (node_modules, from
+    # the registry, which a test must not depend on) and the SDK compiled; Node resolves them as in the checkout.
+    assert (REPO / "node_modules").is_dir(), "node_modules is missing: run `make node`"
+    (s.root / "node_modules").symlink_to(REPO / "node_modules", target_is_directory=True)
+
+
 SCENARIOS: dict[str, Scenario] = {
     "README.md": Scenario(placeholders={
         "<account public key>": _emulator_account("publicKey"),
@@ -316,6 +322,9 @@ SCENARIOS: dict[str, Scenario] = {
         "<publicKey of the existing key>": lambda s: s.values["key"],
         "<its current name>": lambda s: s.values["name"]}),
     "policy/README.md": Scenario(setup=_policy_stack),
+    "examples/typescript/README.md": Scenario(cwd="examples/typescript", setup=_node_workspace),
+    "examples/yaml/README.md": Scenario(cwd="examples/yaml"),
+    "examples/go/README.md": Scenario(cwd="examples/go"),
 }
 """Every README not named here runs from the sandbox root, with a file backend, with no placeholders."""
 
@@ -365,21 +374,26 @@ def sandbox(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[Callable[[str
         scenario = SCENARIOS.get(readme, Scenario())
         root = tmp_path / "repo"
         _copy_repo(root)
-        shim_bin = tmp_path / "shim"
-        shim_bin.mkdir()
-        (shim_bin / "pulumi").write_text(f'#!/bin/sh\nexec "{sys.executable}" "{SHIM}" "$@"\n', encoding="utf-8")
-        (shim_bin / "pulumi").chmod(0o755)
+        # A reader's checkout has its virtualenv (`make .venv/.installed`), which the projects' `virtualenv:`
+        # options name: this interpreter's.
+        (root / ".venv").symlink_to(VENV_BIN.parent, target_is_directory=True)
         home = tmp_path / "home"
         home.mkdir()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("IMBURSE_", "PULUMI_", "VIRTUAL_ENV"))}
         env.update({
             "HOME": str(home), "PULUMI_HOME": str(home / ".pulumi"),
-            "PATH": os.pathsep.join([str(shim_bin), str(TOOLS_BIN), str(VENV_BIN), env.get("PATH", "")]),
+            "PATH": os.pathsep.join([str(TOOLS_BIN), str(VENV_BIN), env.get("PATH", "")]),
             "PULUMI_CONFIG_PASSPHRASE": scenario.passphrase, "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true", "PULUMI_PYTHON_CMD": sys.executable,
-            "PULUMI_POLICY_PYTHON": sys.executable, "DOCS_REAL_PULUMI": str(TOOLS_BIN / "pulumi"),
+            "PULUMI_POLICY_PYTHON": sys.executable,
+            # The reader answers "yes" when `pulumi up` asks (the CLI asks only at a terminal).
+            "PULUMI_SKIP_CONFIRMATIONS": "true",
             "IMBURSE_PUBLIC_KEY": emulator.public_key, "IMBURSE_PRIVATE_KEY": emulator.private_key,
         })
+        if shutil.which("go"):  # the reader's Go caches (HOME is the sandbox's): no download, no cold build
+            for name in ("GOCACHE", "GOMODCACHE"):
+                env[name] = subprocess.run(["go", "env", name], check=True, capture_output=True,
+                                           text=True).stdout.strip()
         backend = tmp_path / "backend"  # a reader logged in to a backend: never the real ~/.pulumi
         backend.mkdir()
         env["PULUMI_BACKEND_URL"] = backend.as_uri()

@@ -1,10 +1,9 @@
 """examples/typescript, a TypeScript program on the generated SDK, through the real CLI against the emulator.
 
-The program (examples/typescript/stack.ts) runs as an inline program of the Node Automation API
-(examples/typescript/bin/deploy.js, built by `make node`): there is no Node.js language host here. Its stack is a
-copy of the example made by ``emulated_stack``; the test changes the stack's config between runs, and reads
-results where a user does: the driver's summary, ``pulumi stack output``, ``pulumi stack export`` and the
-emulator's tenants and keys.
+The program (examples/typescript/index.ts, compiled to bin/index.js by `make node`) runs as a user runs it:
+``pulumi up`` with Pulumi's Node.js language host (``make pulumi-cli``), on a copy of the example made by
+``emulated_stack``. The test changes the stack's config between runs, and reads results where a user does: the
+update's summary, ``pulumi stack output``, ``pulumi stack export`` and the emulator's tenants and keys.
 """
 
 from __future__ import annotations
@@ -16,17 +15,18 @@ from pulumi_imburse.testing import emulated_stack
 
 from ..engine import api_writes, authenticates, changes, quiet
 from ..plugin.native import cli, resources, yaml_twin
-from .support import TS_EXAMPLE, deploy_ts
+from .support import TS_EXAMPLE, built_ts_example
 
 READ, APP_READ, PAYOUT = "tenant-transaction-read", "tenant-app-read", "tenant-payout-scheme-write"
 CHECKOUT_ROLES = ["tenant-collect-scheme-read", "tenant-transaction-write"]
 
 
 def test_typescript_program_lifecycle(emulator: EmulatorProcess, api: ImburseClient) -> None:
+    built_ts_example()
     with emulated_stack(TS_EXAMPLE, emulator=emulator) as s:
-        up = deploy_ts(s, "up")
-        assert up["changes"] == {"create": 4}  # the stack, the tenant, two keys
-        assert up["outputs"]["ciPrivateKey"] == "[secret]"
+        up = s.stack.up(on_output=quiet)
+        assert changes(up) == {"create": 4}  # the stack, the tenant, two keys
+        assert up.outputs["ciPrivateKey"].secret
         outputs = s.stack.outputs()
         tenant_id, ci = outputs["tenantId"].value, outputs["ciPublicKey"].value
         checkout = outputs["checkoutPublicKey"].value
@@ -38,18 +38,18 @@ def test_typescript_program_lifecycle(emulator: EmulatorProcess, api: ImburseCli
         assert ci_private.secret and authenticates(emulator, ci, ci_private.value)
 
         writes = api_writes(emulator)
-        assert deploy_ts(s, "preview")["changes"] == {}
+        assert changes(s.stack.preview(on_output=quiet)) == {}
         assert api_writes(emulator) == writes
 
         # Roles: the same key, updated in place.
         s.set_config({"ciRoles": [READ, APP_READ]})
-        assert deploy_ts(s, "up")["changes"] == {"update": 1}
+        assert changes(s.stack.up(on_output=quiet)) == {"update": 1}
         assert s.stack.outputs()["ciPublicKey"].value == ci
         assert sorted(api.get_key(tenant_id, ci).roles) == [APP_READ, READ]
 
         # Rotation: a new keeper value replaces the key; the old one is revoked.
         s.set_config({"ciKeyEpoch": "2026-12"})
-        assert deploy_ts(s, "up")["changes"] == {"replace": 1}
+        assert changes(s.stack.up(on_output=quiet)) == {"replace": 1}
         outputs = s.stack.outputs()
         rotated = outputs["ciPublicKey"].value
         assert rotated != ci
@@ -73,15 +73,15 @@ def test_typescript_program_lifecycle(emulator: EmulatorProcess, api: ImburseCli
             "legacy2": {"tenantId": tenant_id, "publicKey": by_option.public_key, "roles": [READ],
                         "name": "made-by-hand-too"},
         }})
-        assert deploy_ts(s, "up")["changes"] == {"import": 1}
+        assert changes(s.stack.up(on_output=quiet)) == {"import": 1}
         assert api_writes(emulator) == writes
-        assert deploy_ts(s, "preview")["changes"] == {}
+        assert changes(s.stack.preview(on_output=quiet)) == {}
 
         # A second account, through an explicit provider: its tenant and key land in that account only.
         second = emulator.create_account_key(["account-admin"], new_account=True)
         s.set_config({"secondAccount": {"baseUrl": emulator.base_url, "publicKey": second["publicKey"]}})
         s.set_config({"secondAccountPrivateKey": second["privateKey"]}, secret=True)
-        assert deploy_ts(s, "up")["changes"] == {"create": 3}  # the provider, a tenant, a key
+        assert changes(s.stack.up(on_output=quiet)) == {"create": 3}  # the provider, a tenant, a key
         outputs = s.stack.outputs()
         second_tenant = outputs["secondTenantId"].value
         with ImburseClient(emulator.base_url, second["publicKey"], second["privateKey"]) as other:

@@ -5,18 +5,18 @@ makes a Pulumi Automation API stack with a local file backend and passphrase sec
 wires the ``imburse:*`` provider config to the emulator, and hands you the stack. Everything else is the real
 thing: ``stack.up()`` runs the Pulumi CLI, which runs your program and the Imburse dynamic providers.
 
-The program is either a Python function (an Automation API inline program) or a project directory
-(``Pulumi.yaml``, ``__main__.py`` and, if present, ``Pulumi.<stack>.yaml``). A directory is copied, so config
-set by the test never touches your files, and its ``__main__.py`` runs as an inline program, in this
-process: the Automation API serves it to the CLI as a language runtime (``pulumi up --client``), so no
-``pulumi-language-python`` plugin is needed. The dynamic providers run in ``python -m pulumi.dynamic`` with
-this interpreter (``PULUMI_PYTHON_CMD``). A project directory of another runtime (``runtime: yaml``,
-``runtime: nodejs``) becomes a local-program stack on the copy: ``stack.up()`` has the CLI run the program with
-that runtime's language host (``pulumi-language-yaml`` from ``make pulumi-cli``); a Node.js program runs it
-with the Node Automation API on the same ``work_dir`` and ``env`` (examples/typescript/deploy.ts).
+The program is either a Python function (an Automation API inline program, run in this process) or a project
+directory (``Pulumi.yaml``, its program and, if present, ``Pulumi.<stack>.yaml``). A directory is copied, so
+config set by the test never touches your files, and ``stack.up()`` has the CLI run the copy's program with
+its runtime's language host, as ``pulumi up`` in the directory does: ``pulumi-language-python`` (with this
+interpreter: first on ``PATH``, and ``PULUMI_PYTHON_CMD``; the copy's ``virtualenv`` option is dropped),
+``-nodejs`` (finding the project's ``node_modules``), ``-go``, ``-yaml``. A Python project runs as an inline
+program instead with ``inline=True``, or where no ``pulumi-language-python`` is on ``PATH``. The dynamic
+providers run in ``python -m pulumi.dynamic`` with this interpreter.
 
 The ``pulumi`` CLI must be on ``PATH`` (or given as ``pulumi_command``), with the
-``pulumi-resource-pulumi-python`` launcher that Pulumi ships beside it.
+``pulumi-resource-pulumi-python`` launcher that Pulumi ships beside it (``make pulumi-cli`` provides both and
+the language hosts).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import runpy
 import shutil
 import sys
@@ -46,6 +47,8 @@ DEFAULT_PASSPHRASE = "pulumi-imburse-test"
 _COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "venv", ".tools", ".demo", "__pycache__", ".pulumi", "*_cache",
                                       "node_modules", "*.pyc")
 _STACK_ENCRYPTION_KEYS = ("encryptionsalt", "encryptedkey", "secretsprovider")
+_EMULATOR_CONFIG = (f"{NAMESPACE}:baseUrl", f"{NAMESPACE}:publicKey", f"{NAMESPACE}:privateKey")
+"""The provider config that :func:`emulated_stack` points at the emulator."""
 
 
 class PulumiCLINotFoundError(RuntimeError):
@@ -143,6 +146,7 @@ def emulated_stack(
     env: Mapping[str, str] | None = None,
     pulumi_command: auto.PulumiCommand | None = None,
     destroy_on_exit: bool = True,
+    inline: bool | None = None,
 ) -> Iterator[EmulatedStack]:
     """A stack of ``program`` against the Imburse emulator, with a throwaway local backend.
 
@@ -158,6 +162,9 @@ def emulated_stack(
     :param pulumi_command: the CLI to run; by default ``pulumi`` on ``PATH``.
     :param destroy_on_exit: destroy what is left in the stack at exit (best effort), so a shared emulator
         does not collect tenants and keys from failed tests.
+    :param inline: for a Python project directory: ``True`` runs its program as an inline program in this
+        process, ``False`` with the Python language host (``pulumi up`` in the copy, as a user runs it). By
+        default the language host when ``pulumi-language-python`` is on ``PATH``, else inline.
     :raises PulumiCLINotFoundError: no CLI given and none on ``PATH``.
     """
     if pulumi_command is None:
@@ -168,6 +175,8 @@ def emulated_stack(
         work_dir, backend, home = tmp / "project", tmp / "backend", tmp / "home"
         backend.mkdir()
         fn: auto.PulumiFn | None
+        kept_secrets: list[str] = []
+        origin = ""  # the user's stack file, for messages
         if callable(program):
             if not project_name:
                 raise ValueError("project_name is required with an inline program")
@@ -175,20 +184,40 @@ def emulated_stack(
             fn = program
         else:
             shutil.copytree(Path(program), work_dir, ignore=_COPY_IGNORE)
-            _use_own_secrets(work_dir / f"Pulumi.{stack_name}.yaml")
             settings = _project_settings(work_dir)
             project_name = project_name or str(settings["name"])
-            fn = project_program(work_dir) if _runtime(settings) == "python" else None
+            stack_file = work_dir / f"Pulumi.{stack_name}.yaml"
+            origin = str(Path(program) / stack_file.name)
+            kept_secrets = _use_own_secrets(stack_file, overridden={
+                key if ":" in key else f"{settings['name']}:{key}"
+                for key in (*_EMULATOR_CONFIG, *(config or {}), *(secret_config or {}))})
+            fn = None
+            runtime = _runtime(settings)
+            if runtime == "python":
+                _use_this_interpreter(work_dir)
+                fn = None if _python_host(inline, env) else project_program(work_dir)
+            elif runtime == "nodejs":
+                _link_node_modules(Path(program), work_dir)
+            elif runtime == "go":
+                _absolute_go_replaces(Path(program), work_dir)
         run_env = {**cli_env(backend, home, passphrase), **(env or {})}
         ws_opts = auto.LocalWorkspaceOptions(work_dir=str(work_dir), env_vars=run_env, pulumi_command=pulumi_command)
-        if fn is None:
-            stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(work_dir), opts=ws_opts)
-        else:
-            stack = auto.create_or_select_stack(stack_name=stack_name, project_name=project_name, program=fn,
-                                                opts=ws_opts)
-        set_config(stack, {f"{NAMESPACE}:baseUrl": emu.base_url, f"{NAMESPACE}:publicKey": emu.public_key,
-                           **(config or {})})
-        set_config(stack, {f"{NAMESPACE}:privateKey": emu.private_key, **(secret_config or {})}, secret=True)
+        try:
+            if fn is None:
+                stack = auto.create_or_select_stack(stack_name=stack_name, work_dir=str(work_dir), opts=ws_opts)
+            else:
+                stack = auto.create_or_select_stack(stack_name=stack_name, project_name=project_name, program=fn,
+                                                    opts=ws_opts)
+        except auto.CommandError as exc:
+            if kept_secrets and "incorrect passphrase" in str(exc):
+                raise ValueError(
+                    f"{origin} holds secrets ({', '.join(kept_secrets)}) encrypted "
+                    "with another passphrase than this stack's: pass that stack's passphrase= (or set "
+                    "PULUMI_CONFIG_PASSPHRASE in env=), or give those keys in secret_config=") from None
+            raise
+        base_url, public_key, private_key = _EMULATOR_CONFIG
+        set_config(stack, {base_url: emu.base_url, public_key: emu.public_key, **(config or {})})
+        set_config(stack, {private_key: emu.private_key, **(secret_config or {})}, secret=True)
         try:
             yield EmulatedStack(stack=stack, emulator=emu, work_dir=work_dir, backend_dir=backend, env=run_env)
         finally:
@@ -197,22 +226,81 @@ def emulated_stack(
                     stack.destroy(on_output=lambda _line: None)
 
 
-def _use_own_secrets(stack_file: Path) -> None:
+def _use_own_secrets(stack_file: Path, overridden: set[str]) -> list[str]:
     """Let the copied stack file take the test stack's own passphrase secrets provider.
 
-    A committed stack file carries the salt (or key) of the secrets provider it was made with. With no
-    encrypted (``secure:``) values in it, that salt only ties the copy to a passphrase the test does not
-    know, so it is dropped. With encrypted values it is kept: give ``emulated_stack`` their ``passphrase``.
+    A stack file carries the salt (or key) of the secrets provider it was made with, and its ``secure:`` values
+    are encrypted with it: a user's own stack after ``pulumi config set --secret imburse:privateKey ...``, say.
+    The encrypted values of keys this stack sets itself (``overridden``: the ``imburse:*`` credentials of the
+    emulator, the test's ``config`` and ``secret_config``) are dropped. With no encrypted value left, the salt
+    only ties the copy to a passphrase the test does not know, so it is dropped too. Encrypted values of other
+    keys are kept, with their salt: give ``emulated_stack`` their ``passphrase``. Returns those keys.
     """
     if not stack_file.is_file():
-        return
+        return []
     settings = yaml.safe_load(stack_file.read_text()) or {}
-    if not isinstance(settings, dict) or _has_secure_value(settings.get("config")):
-        return
-    if any(k in settings for k in _STACK_ENCRYPTION_KEYS):
-        for key in _STACK_ENCRYPTION_KEYS:
-            settings.pop(key, None)
+    if not isinstance(settings, dict):
+        return []
+    config = settings.get("config")
+    config = config if isinstance(config, dict) else {}
+    dropped = [k for k, v in config.items() if k in overridden and _has_secure_value(v)]
+    for key in dropped:
+        del config[key]
+    kept = sorted(k for k, v in config.items() if _has_secure_value(v))
+    if not kept:
+        dropped += [key for key in _STACK_ENCRYPTION_KEYS if settings.pop(key, None) is not None]
+    if dropped:
         stack_file.write_text(yaml.safe_dump(settings, sort_keys=False))
+    return kept
+
+
+def _python_host(inline: bool | None, env: Mapping[str, str] | None) -> bool:
+    """Whether a Python project runs with ``pulumi-language-python`` (a local program) rather than inline."""
+    if inline is not None:
+        return not inline
+    path = (env or {}).get("PATH") or os.environ.get("PATH")
+    return shutil.which("pulumi-language-python", path=path) is not None
+
+
+def _use_this_interpreter(work_dir: Path) -> None:
+    """Drop the copied Python project's ``virtualenv`` and ``toolchain`` runtime options: the program and its
+    dynamic providers run with this interpreter (first on ``PATH``, and ``PULUMI_PYTHON_CMD``), as an inline
+    program does, and a relative ``virtualenv`` would not resolve from the copy anyway."""
+    for name in ("Pulumi.yaml", "Pulumi.yml"):
+        path = work_dir / name
+        if not path.is_file():
+            continue
+        settings = yaml.safe_load(path.read_text()) or {}
+        runtime = settings.get("runtime") if isinstance(settings, dict) else None
+        options = runtime.get("options") if isinstance(runtime, dict) else None
+        if isinstance(options, dict) and {"virtualenv", "toolchain"} & set(options):
+            for key in ("virtualenv", "toolchain"):
+                options.pop(key, None)
+            path.write_text(yaml.safe_dump(settings, sort_keys=False))
+        return
+
+
+def _link_node_modules(project_dir: Path, work_dir: Path) -> None:
+    """Link the ``node_modules`` that Node.js would find from the original project (its own, or the nearest
+    parent's, as in an npm workspace) into the copy, which is not copied with it."""
+    for directory in (project_dir.resolve(), *project_dir.resolve().parents):
+        if (directory / "node_modules").is_dir():
+            (work_dir / "node_modules").symlink_to(directory / "node_modules", target_is_directory=True)
+            return
+
+
+def _absolute_go_replaces(project_dir: Path, work_dir: Path) -> None:
+    """Make the copy's ``go.mod`` ``replace`` directives that name a relative directory absolute (resolved from
+    the original project), so the copy builds against the same modules."""
+    go_mod = work_dir / "go.mod"
+    if not go_mod.is_file():
+        return
+    text = go_mod.read_text()
+
+    def absolute(match: re.Match[str]) -> str:
+        return f"{match.group(1)}{(project_dir / match.group(2)).resolve()}"
+
+    go_mod.write_text(re.sub(r"(=>\s*)(\.\.?/\S*)", absolute, text))
 
 
 def _has_secure_value(value: Any) -> bool:
