@@ -1,6 +1,6 @@
 """The emulator's state and rules, with no HTTP: accounts, keys, tenants, tokens, nonces in SQLite.
 
-:class:`Backend` enforces the contract (``shared/imburse-api.md``): the HMAC window, nonce replay
+:class:`Backend` enforces the contract (``docs/imburse-api.md``): the HMAC window, nonce replay
 rejection, signature check, bearer tokens as signed JWTs, authorization by roles and context, and
 input validation through :mod:`pulumi_imburse.validation` so the provider and the emulator word every
 400 the same way. Failures raise :class:`ApiError` subclasses carrying the HTTP status, an error code,
