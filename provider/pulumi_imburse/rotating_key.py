@@ -65,11 +65,10 @@ from ._base import (
 )
 from .client import ImburseClient
 from .errors import ImburseError, NotFoundError
-from .keys.create import create_key, read_key, revoke_key
+from .keys.create import create_key, name_for_create, read_key, revoke_key
 from .keys.rules import (
     ROTATE_ON,
     RotationPlan,
-    autoname,
     changed,
     check_grace_period,
     grace_over,
@@ -214,14 +213,9 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         tenant_id = str(props["tenantId"])
-        name = str(props.get("name") or self._generated_name(props))
+        name = name_for_create(props, self.ledger)
         key = create_key(self.client, tenant_id, list(props["roles"]), name, ledger=self.ledger, warn=self.warn)
         return CreateResult(f"{tenant_id}/{uuid.uuid4()}", _outputs({**props, "name": name}, key, None))
-
-    def _generated_name(self, props: Mapping[str, Any]) -> str:
-        """A new generated name for a create whose inputs have none, recorded as fresh in the ledger."""
-        name, fresh = autoname({}, props)
-        return self.ledger.fresh_names.add(name) if fresh else name
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id = _tenant_of(id_)

@@ -42,9 +42,16 @@ from ._base import (
     with_secret_outputs,
 )
 from .errors import NotFoundError
-from .keys.create import RECONCILE_ATTEMPTS, RENAME_ROUNDS, STALE_HINT, create_key, read_key, revoke_key
+from .keys.create import (
+    RECONCILE_ATTEMPTS,
+    RENAME_ROUNDS,
+    STALE_HINT,
+    create_key,
+    name_for_create,
+    read_key,
+    revoke_key,
+)
 from .keys.rules import (
-    autoname,
     changed,
     check_known,
     generated_name,
@@ -224,7 +231,7 @@ class TenantKeyProvider(ImburseProvider):
         if adopt and not self.ledger.key_adoptions.exists(_adoption(props)):
             return self._adopt(tenant_id, str(adopt), props)
         # A name-less adopted declaration being replaced (a rotation) gets a generated name.
-        name = str(props.get("name") or self._generated_name(props))
+        name = name_for_create(props, self.ledger)
         key = create_key(self.client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
         return CreateResult(f"{tenant_id}/{key.public_key}", key_outputs({**props, "name": name}, key,
                                                                        key.private_key or ""))
@@ -234,12 +241,6 @@ class TenantKeyProvider(ImburseProvider):
         adopt = inputs.get("adoptPublicKey")
         if isinstance(adopt, str) and not is_unknown(adopt) and not is_unknown(inputs.get("namePrefix")):
             self.ledger.key_adoptions.mark_existing(_adoption(inputs))
-
-    def _generated_name(self, props: Mapping[str, Any]) -> str:
-        """A new generated name for a create whose inputs have none (a name-less adopted key being replaced),
-        recorded as fresh in the ledger."""
-        name, fresh = autoname({}, props)
-        return self.ledger.fresh_names.add(name) if fresh else name
 
     def _adopt(self, tenant_id: str, public_key: str, props: dict[str, Any]) -> CreateResult:
         """Take over an existing key: read it, refuse (with no write) if it differs from the declaration."""

@@ -43,8 +43,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
-from collections.abc import Callable
-from typing import Final
+from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from ..client import ImburseClient
 from ..errors import (
@@ -59,7 +59,7 @@ from ..ledger import Ledger
 from ..models import ApiKey
 from ..validation import PENDING_NAME, PENDING_NAME_PREFIX
 from ..values import parse_time
-from .rules import pending_name
+from .rules import autoname, pending_name
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,15 @@ by default); 15 minutes leaves a wide margin."""
 STALE_HINT: Final = (f"The first key created by a TenantKey or RotatingTenantKey in that tenant "
                      f"{PENDING_STALE_SECONDS // 60} or more minutes later revokes any key named "
                      f"{PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
+
+
+def name_for_create(props: Mapping[str, Any], ledger: Ledger) -> str:
+    """The declared ``name`` of ``props``, else a new generated one recorded in ``ledger`` as fresh (a create whose
+    inputs have no name: a name-less adopted key being replaced)."""
+    if props.get("name"):
+        return str(props["name"])
+    name, fresh = autoname({}, props)
+    return ledger.fresh_names.add(name) if fresh else name
 
 
 def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: str, *, ledger: Ledger,
