@@ -85,8 +85,8 @@ from .validation import check_unknown
 from .values import format_time, now
 
 __all__ = ["INPUTS", "OUTPUTS", "PREVIOUS", "PY_NAMES", "REPLACE_ON", "ROTATE_ON", "SECRET_OUTPUTS", "SHAPE",
-           "TYPE_TOKEN", "RotatingTenantKey", "RotatingTenantKeyArgs", "RotatingTenantKeyProvider", "RotationPlan",
-           "check_grace_period", "grace_over", "plan", "previous_expires_at"]
+           "TYPE_TOKEN", "UPDATE_ON", "RotatingTenantKey", "RotatingTenantKeyArgs", "RotatingTenantKeyProvider",
+           "RotationPlan", "check_grace_period", "grace_over", "plan", "previous_expires_at"]
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:RotatingTenantKey"
 
@@ -97,6 +97,8 @@ PREVIOUS: Final = ("previousPublicKey", "previousPrivateKey", "previousExpiresAt
 OUTPUTS: Final = SHAPE.outputs()
 REPLACE_ON: Final = SHAPE.changes("replace")
 """Inputs whose change replaces the resource (a new resource, then the old one's keys revoked)."""
+UPDATE_ON: Final = SHAPE.changes("update")
+"""Inputs whose change updates the resource in place (roles and name on both keys; the periods)."""
 SECRET_OUTPUTS: Final = SHAPE.secret_outputs()
 PY_NAMES: Final = SHAPE.py_names()
 """``{wire name: Python name}`` of the properties whose names differ."""
@@ -204,9 +206,8 @@ class RotatingTenantKeyProvider(ImburseProvider):
         if replaces:
             return DiffResult(changes=True, replaces=replaces)
         decided = plan(olds, news, now=now())
-        updates = [k for k in ("name", "rotationDays", "graceDays") if changed(olds.get(k), news.get(k))]
-        if changed(roles_key(olds.get("roles")), roles_key(news.get("roles"))):
-            updates.append("roles")
+        updates = [k for k in UPDATE_ON if changed(roles_key(olds.get(k)) if k == "roles" else olds.get(k),
+                                                    roles_key(news.get(k)) if k == "roles" else news.get(k))]
         if decided.acts:
             self.say_once(f"RotatingTenantKey {news.get('namePrefix')}: " + "; ".join(decided.reasons))
         return DiffResult(changes=bool(updates or decided.acts), replaces=[])

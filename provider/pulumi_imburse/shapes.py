@@ -173,7 +173,7 @@ TENANT_KEY: Final = Shape((
              "its name, unmanaged.",
          output_doc="The key's name (generated from the resource name when not given)."),
     Prop("namePrefix", "name_prefix", "string", kind="resource-name", output_type="pulumi.Output[str]",
-         output_doc="The prefix of a generated name (the resource name)."),
+         change="none", output_doc="The prefix of a generated name (the resource name)."),
     Prop("keepers", "keepers", "string-map", input_type="pulumi.Input[Mapping[str, pulumi.Input[str]]] | None",
          output_type="pulumi.Output[dict[str, str] | None]", change=REPLACE,
          doc="arbitrary strings; any change replaces (rotates) the key.",
@@ -219,7 +219,7 @@ ROTATING_KEY: Final = Shape((
              f"Both keys carry it. Changes in place. {_NAME_RESERVED}",
          output_doc="The keys' name (generated from the resource name when not given)."),
     Prop("namePrefix", "name_prefix", "string", kind="resource-name", output_type="pulumi.Output[str]",
-         output_doc="The prefix of a generated name (the resource name)."),
+         change="none", output_doc="The prefix of a generated name (the resource name)."),
     Prop("keepers", "keepers", "string-map", input_type="pulumi.Input[Mapping[str, pulumi.Input[str]]] | None",
          output_type="pulumi.Output[dict[str, str] | None]", change=ROTATE,
          doc="arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace "

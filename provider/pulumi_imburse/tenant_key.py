@@ -98,6 +98,8 @@ OUTPUTS: Final = SHAPE.outputs()
 CREATE_ONLY: Final = SHAPE.create_only()
 """Inputs read by the first create only: never diffed, never in the outputs."""
 REPLACE_ON: Final = SHAPE.changes("replace")
+UPDATE_ON: Final = SHAPE.changes("update")
+"""Inputs whose change updates the key in place (roles, name; and the number of rotationDays)."""
 SECRET_OUTPUTS: Final = SHAPE.secret_outputs()
 PY_NAMES: Final = SHAPE.py_names()
 """``{wire name: Python name}`` of the properties whose names differ."""
@@ -214,12 +216,11 @@ class TenantKeyProvider(ImburseProvider):
         if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays")):
             replaces.append("rotationDays")
         updates = [
-            k for k in ("name", "rotationDays")
+            k for k in UPDATE_ON
             # No name in the inputs: an adopted key's name, not managed.
-            if (k != "name" or "name" in news) and changed(olds.get(k), news.get(k))
+            if (k != "name" or "name" in news) and changed(roles_key(olds.get(k)) if k == "roles" else olds.get(k),
+                                                           roles_key(news.get(k)) if k == "roles" else news.get(k))
         ]
-        if changed(roles_key(olds.get("roles")), roles_key(news.get("roles"))):
-            updates.append("roles")
         # Replacement order is left to the engine: create-before-delete unless the resource
         # option delete_before_replace is set.
         return DiffResult(changes=bool(replaces or updates), replaces=replaces)

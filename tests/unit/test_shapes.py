@@ -69,14 +69,16 @@ def test_the_stack_configs_fields_are_the_declared_inputs() -> None:
 
 def test_a_new_optional_key_input_is_one_row() -> None:
     """What one added row gives, with no other edit: the engine's inputs, the Python name, the constructor's
-    properties, help() and the schema's description and type (its rule is a KEY_RULES entry; the typed
-    signatures are held to the row by the tests above)."""
+    properties, what Diff does on a change, help() and the schema's description and type. The rest of adding
+    it: its rule (a KEY_RULES entry) and four typed lines (the Args parameter and its assignment, the keyword
+    overload's parameter, the output annotation), which the tests above hold to the row."""
     row = shapes.Prop("expiryDays", "expiry_days", "integer", input_type="pulumi.Input[int] | None",
                       output_type="pulumi.Output[int | None]", doc="days after which ``rotation_days`` is ignored.",
                       output_doc="The expiry, in days.")
     shape = dataclasses.replace(shapes.TENANT_KEY, rows=(*shapes.TENANT_KEY.rows, row))
     assert shape.inputs()[-1] == "expiryDays" and shape.py_names()["expiryDays"] == "expiry_days"
     assert "expiryDays" not in shape.required_inputs() and "expiryDays" in shape.outputs()
+    assert shape.changes("update")[-1] == "expiryDays"  # Diff updates the key in place when it changes
     args = tenant_key.TenantKeyArgs("t", ["tenant-app-read"])
     args.expiry_days = 30  # type: ignore[attr-defined]
     assert shape.props(args, "ci")["expiry_days"] == 30

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from ..roles import normalize_roles
-from ..shapes import ROTATING_KEY
+from ..shapes import ROTATING_KEY, TENANT_KEY
 from ..validation import (
     NAME_MAX_LENGTH,
     PENDING_NAME_PREFIX,
@@ -122,8 +122,9 @@ def check_grace_period(prop: str, grace: Any, rotation: Any, rotation_prop: str)
 
 GUID_INPUTS: Final = ("tenantId", "adoptPublicKey")
 """Inputs kept in the service's (lower) case, so a letter case never replaces a key."""
-OPTIONAL_INPUTS: Final = ("keepers", "rotationDays", "adoptPublicKey")
-"""Optional inputs dropped from the checked inputs when not given."""
+OPTIONAL_INPUTS: Final = tuple(dict.fromkeys(
+    p.wire for shape in (TENANT_KEY, ROTATING_KEY) for p in shape.declared() if not p.required and p.wire != "name"))
+"""Optional inputs of the key resources dropped from the checked inputs when not given (``name`` is generated)."""
 
 
 def normalize_key_inputs(inputs: dict[str, Any], olds: Mapping[str, Any]) -> str | None:
