@@ -67,7 +67,8 @@ def test_normal_form_keeps_the_prior_generated_name_and_says_it_is_not_new() -> 
 
 
 def test_an_adopted_key_without_a_name_gets_none_and_its_key_id_is_lowered() -> None:
-    inputs: dict[str, Any] = {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci", "adoptPublicKey": KEY.upper()}
+    inputs: dict[str, Any] = {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci", "adoptPublicKey": KEY.upper(),
+                              "name": None}
     assert normalize_key_inputs(inputs, {}) is None
     assert inputs == {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci", "adoptPublicKey": KEY}
 
@@ -98,6 +99,7 @@ def test_autoname_keeps_a_prior_generated_name_else_makes_a_new_one() -> None:
     ("ci-0123abcde", "ci", False),     # 9 digits
     ("cx-0123abcd", "ci", False),      # another prefix
     ("ci-0123abcg", "ci", False),      # not hex
+    ("ci-0123abcX", "ci", False),
     ("x" * AUTONAME_PREFIX_MAX + "-0123abcd", "x" * 200, True),  # a long resource name is cut
 ])
 def test_is_generated_name(name: str, prefix: str, generated: bool) -> None:
@@ -146,7 +148,7 @@ def test_a_grace_period_must_be_shorter_than_a_valid_rotation() -> None:
 
 def test_changed_treats_unset_and_empty_alike_and_unknown_as_a_change() -> None:
     assert not changed(None, "") and not changed({}, None) and not changed("a", "a")
-    assert changed("a", "b") and changed("a", UNKNOWN) and changed(None, Unknown())
+    assert changed("a", "b") and changed("a", UNKNOWN) and changed(None, Unknown()) and changed(UNKNOWN, UNKNOWN)
 
 
 def test_ids_compare_without_letter_case_and_roles_as_sets() -> None:
