@@ -46,7 +46,8 @@ class WaitingTenantKeyProvider(tenant_key.TenantKeyProvider):
                      public_key=str(uuid.uuid4()), roles=tuple(props["roles"]),
                      private_key=secrets.token_urlsafe(32),
                      created_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"))
-        return CreateResult(f"{key.tenant_id}/{key.public_key}", tenant_key._outputs(props, key, key.private_key or ""))
+        outs = tenant_key.key_outputs(props, key, key.private_key or "")
+        return CreateResult(f"{key.tenant_id}/{key.public_key}", outs)
 
 
 RESOURCES: Final = {TOKEN: server.ResourceType(WaitingTenantKeyProvider, tenant_key.INPUTS,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make mutate`: mutation testing (mutmut) of the core rules (auth, validation, roles, config, transport; the
-# list is [tool.mutmut] in pyproject.toml) against the unit layer (tests/unit), then the share of mutants
+# `make mutate`: mutation testing (mutmut) of the core rules (auth, validation, roles, config, transport, the key
+# rules, values; the list is [tool.mutmut] in pyproject.toml) against the unit layer (tests/unit), then the share of mutants
 # killed. Not part of CI: a full run takes minutes. mutmut only finds packages under src/, so it runs in
 # .mutate/ (gitignored), on copies of provider/ (as src/), tests/ and pyproject.toml.
 set -euo pipefail

@@ -9,8 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._adopt import AdoptionError
 from .errors import (
+    AdoptionError,
     AuthenticationError,
     ConfigurationError,
     ConflictError,

@@ -11,21 +11,24 @@ differs from the declaration.
 ``create()`` only the checked inputs, and a replacement calls Check without old inputs, so the first create and
 a replacement's create look the same to the provider. What tells them apart is that before a replacement of
 an existing resource the engine calls Check with its old inputs (or Diff with its old outputs) in the same
-provider process: :class:`AdoptionLedger` remembers those resources, and ``create()`` makes a new object for
-them. Its other record, what was adopted in this process, keeps a replacement that took over the very object
-it replaces (``pulumi up --replace``, which calls neither Check with old inputs nor Diff) from deleting it
-afterwards.
+provider process: the provider's :class:`~pulumi_imburse.ledger.Ledger` remembers those resources, and
+``create()`` makes a new object for them. Its other record, what was adopted in this process, keeps a
+replacement that took over the very object it replaces (``pulumi up --replace``, which calls neither Check with
+old inputs nor Diff) from deleting it afterwards.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from ._base import is_unknown
-from .errors import ImburseError
+from .errors import AdoptionError
+from .ledger import AdoptionLedger
 from .validation import Problem, check_guid
+from .values import is_unknown
+
+__all__ = ["IMPORT_MARK", "AdoptionError", "AdoptionLedger", "check_adopt_id", "differences", "import_problems",
+           "imported_unreconciled", "refuse", "refuse_import_differences"]
 
 IMPORT_MARK: Final = "__imported"
 """An input that only an import's Read returns (the imported object's id) and no declaration's Check ever does,
@@ -40,53 +43,20 @@ inputs, without the mark). A refresh keeps it (Read returns it again when the pr
 inputs, so the mark is seen only in ``pulumi stack export``."""
 
 
-def imported_unreconciled(old_inputs: Mapping[str, Any]) -> bool:
-    """Whether ``old_inputs`` carry :data:`IMPORT_MARK`: an import whose declaration was never accepted."""
-    return bool(old_inputs.get(IMPORT_MARK))
+def imported_unreconciled(old_inputs: Mapping[str, Any], *, named_by: str | None = None) -> bool:
+    """Whether ``old_inputs`` came straight from an import and no declaration has been accepted since: the one
+    rule by which every resource type recognises an import in its old inputs.
 
-
-class AdoptionError(ImburseError):
-    """An ``adopt_*`` target does not exist or differs from the declaration; nothing was changed."""
-
-
-class AdoptionLedger:
-    """What one provider process knows about adoptions, for one resource type. Thread-safe."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._existing: set[tuple[str, ...]] = set()
-        self._adopted: set[tuple[str, ...]] = set()
-        self._imported: set[tuple[str, ...]] = set()
-
-    def mark_existing(self, resource: tuple[str, ...]) -> None:
-        """``resource`` (a declaration naming an adoption target) already exists in the stack's state."""
-        with self._lock:
-            self._existing.add(resource)
-
-    def exists(self, resource: tuple[str, ...]) -> bool:
-        """Whether :meth:`mark_existing` was called for ``resource`` in this process."""
-        with self._lock:
-            return resource in self._existing
-
-    def record_adopted(self, target: tuple[str, ...]) -> None:
-        """``target`` (the service object) was adopted by a create in this process."""
-        with self._lock:
-            self._adopted.add(target)
-
-    def adopted_here(self, target: tuple[str, ...]) -> bool:
-        """Whether a create in this process adopted ``target``."""
-        with self._lock:
-            return target in self._adopted
-
-    def record_imported(self, target: tuple[str, ...]) -> None:
-        """``target`` was read for an import (``import_`` or ``pulumi import``: Read with the id only)."""
-        with self._lock:
-            self._imported.add(target)
-
-    def imported_here(self, target: tuple[str, ...]) -> bool:
-        """Whether ``target`` was read for an import in this process (so this deployment imports it)."""
-        with self._lock:
-            return target in self._imported
+    They carry :data:`IMPORT_MARK` (what a ``Tenant``'s Read returns for an import); or, for a type whose every
+    accepted declaration carries the input ``named_by`` (the resource name, ``namePrefix``, which the constructor
+    or the plugin sets), they are not empty and lack it: an import's Read returns only what the service holds. Key
+    types keep that second sign rather than the mark because the states of keys imported and refused before the
+    mark existed carry no mark, and must still be refused.
+    """
+    prior = {k: v for k, v in old_inputs.items() if k != "__provider"}
+    if prior.get(IMPORT_MARK):
+        return True
+    return named_by is not None and bool(prior) and named_by not in prior
 
 
 def check_adopt_id(prop: str, value: object) -> list[Problem]:

@@ -5,77 +5,31 @@ The provider host (``python -m pulumi.dynamic``) unpickles each ``__provider`` v
 reference to their class (``__reduce__``), so the ``__provider`` value is a few dozen bytes, the same
 for every resource and every run, and can never carry a credential, a client or a token. The
 credentials are resolved at run time in the host, and one :class:`~pulumi_imburse.client.ImburseClient`
-(and so one bearer token) serves every resource of every Imburse type in that process.
+(and so one bearer token) serves every resource of every Imburse type in that process: the process's
+:class:`~pulumi_imburse.ledger.Ledger` holds it (see :mod:`pulumi_imburse.ledger` for where it lives).
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import inspect
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, ResourceProvider
-from pulumi.output import Unknown
 
 from . import config as settings
 from .client import ImburseClient
+from .ledger import PROCESS_LEDGER, Ledger
+from .shapes import Shape
 from .validation import Problem
+from .values import UNKNOWN, is_unknown
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
-"""The engine's sentinel for a value not known until apply (``pulumi.runtime.rpc.UNKNOWN``)."""
+__all__ = ["PROVIDER_KEY", "UNKNOWN", "ImburseProvider", "WireNames", "declared_inputs", "document_init", "failures",
+           "is_unknown", "split_args", "strip_provider", "with_secret_outputs"]
 
 PROVIDER_KEY = "__provider"
-
-_lock = threading.Lock()
-_config: dict[str, Any] | None = None
-_clients: dict[tuple[str, str | None, str, str | None], ImburseClient] = {}
-
-
-def configure_from_stack(config: Mapping[str, Any]) -> None:
-    """Remember the stack config the engine sent (namespaced keys such as ``imburse:baseUrl``)."""
-    global _config
-    with _lock:
-        _config = {k: v for k, v in config.items() if k.startswith(settings.NAMESPACE + ":")}
-
-
-def shared_client() -> ImburseClient:
-    """The host's client for the configured credentials, built on first use.
-
-    Stack config wins, then ``IMBURSE_*`` environment variables. A missing credential, a base URL that is
-    not an http(s) URL or a private key that is not base64 raises
-    :class:`~pulumi_imburse.errors.ConfigurationError` naming the config key and the variable.
-    """
-    creds = settings.resolve(_config or {})
-    public_key, private_key = creds.require()
-    creds.check()
-    digest = hashlib.sha256(private_key.encode()).hexdigest()
-    key = (creds.base_url, public_key, digest, creds.account_id)
-    with _lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = ImburseClient.from_credentials(creds)
-        return client
-
-
-def is_unknown(value: Any) -> bool:
-    """Whether ``value`` is (or contains) a value the engine does not know yet (preview).
-
-    The host's Check and Diff deserialise with ``keep_unknowns``, so unknowns arrive as
-    ``pulumi.output.Unknown`` objects; the wire sentinel string is accepted too.
-    """
-    if isinstance(value, Unknown):
-        return True
-    if isinstance(value, str):
-        return value == UNKNOWN
-    if isinstance(value, Mapping):
-        return any(is_unknown(v) for v in value.values())
-    if isinstance(value, (list, tuple)):
-        return any(is_unknown(v) for v in value)
-    return False
 
 
 class ImburseProvider(ResourceProvider):
@@ -87,26 +41,39 @@ class ImburseProvider(ResourceProvider):
     # subclass ever captured a secret Output, the SDK would still mark it secret.
     serialize_as_secret_always = False
 
-    def __init__(self, client: Callable[[], ImburseClient] | None = None) -> None:
-        """``client``: where the resource rules get their client. Default: the host-wide :func:`shared_client`
-        of the dynamic path; the provider plugin (:mod:`pulumi_imburse.plugin`) passes the client of its own
-        provider instance's credentials, so an explicit provider's account is used."""
+    def __init__(self, client: Callable[[], ImburseClient] | None = None, ledger: Ledger | None = None) -> None:
+        """``client``: where the resource rules get their client. Default: the ledger's client (the stack config
+        the engine sent this process, else ``IMBURSE_*``), the dynamic path's; the provider plugin
+        (:mod:`pulumi_imburse.plugin`) passes the client of its own provider instance's credentials, so an explicit
+        provider's account is used. ``ledger``: the memory this provider shares with the others of its process
+        (:mod:`pulumi_imburse.ledger`); default: :data:`~pulumi_imburse.ledger.PROCESS_LEDGER`, which is what the
+        dynamic provider host gets (it builds providers with no arguments)."""
         self._client_source = client
+        self.ledger = ledger if ledger is not None else PROCESS_LEDGER
 
     def __reduce__(self) -> tuple[type[ImburseProvider], tuple[()]]:
         # Pickle by reference: dill stores "module.ClassName" only. Nothing configured at run time
-        # (credentials, clients, tokens, an injected client source) can reach the `__provider` value.
+        # (credentials, clients, tokens, an injected client source, the ledger) can reach the `__provider` value.
         return (type(self), ())
 
     def configure(self, req: ConfigureRequest) -> None:
         """Take the stack config sent by the engine; credentials are resolved on first API call."""
         values = {s.config_key: req.config.get(s.config_key) for s in settings.SETTINGS}
-        configure_from_stack({k: v for k, v in values.items() if v is not None})
+        self.ledger.configure({k: v for k, v in values.items() if v is not None})
 
     @property
     def client(self) -> ImburseClient:
-        """The injected client, else the host-wide shared client."""
-        return self._client_source() if self._client_source is not None else shared_client()
+        """The injected client, else the ledger's client (shared by every provider of the process)."""
+        return self._client_source() if self._client_source is not None else self.ledger.client()
+
+    def warn(self, message: str) -> None:
+        """Tell the user ``message`` as a warning in the CLI's output."""
+        pulumi.log.warn(message)
+
+    def say_once(self, message: str) -> None:
+        """Log ``message`` once per ledger (provider process): the engine diffs a resource again after a refresh."""
+        if self.ledger.said.claim(message):
+            pulumi.log.info(message)
 
 
 def failures(problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:
@@ -179,13 +146,14 @@ def with_secret_outputs(opts: pulumi.ResourceOptions | None, names: Sequence[str
     return opts
 
 
-def document_init(resource_cls: type[Any], args_cls: type[Any]) -> None:
-    """Make ``help()`` and IDEs show a resource's inputs and outputs.
+def document_init(resource_cls: type[Any], args_cls: type[Any], shape: Shape) -> None:
+    """Make ``help()`` and IDEs show a resource's inputs and outputs, as ``shape`` declares them.
 
     The resource's ``__init__`` takes ``(resource_name, args, opts)`` or ``(resource_name, opts, **inputs)``
     (see :func:`split_args`), so its own signature is ``*args, **kwargs``. This gives it the signature of
-    the keyword form, with every input of ``args_cls`` and its annotation, and the Args docstring (what
-    each input does and what a change of it forces); the class docstring gains the list of its outputs.
+    the keyword form, with every input of ``args_cls`` and its annotation, and the inputs' descriptions (what
+    each input does and what a change of it forces), which become the Args docstring too; the class docstring
+    gains the list of its outputs.
     """
     fields = list(inspect.signature(args_cls.__init__).parameters.values())[1:]
     kw, pos = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -197,7 +165,8 @@ def document_init(resource_cls: type[Any], args_cls: type[Any]) -> None:
         inspect.Parameter("opts", pos, default=None, annotation="pulumi.ResourceOptions | None"),
         *(f.replace(kind=kw) for f in fields),
     ], return_annotation="None")
-    inputs = inspect.cleandoc(args_cls.__init__.__doc__ or "")
+    inputs = shape.param_doc()
+    args_cls.__init__.__doc__ = inputs
     init.__doc__ = (
         f"Declare a {resource_cls.__name__}: ``{resource_cls.__name__}(resource_name, {args_cls.__name__}(...), "
         f"opts)`` or ``{resource_cls.__name__}(resource_name, opts=..., **inputs)``.\n\n"
@@ -205,6 +174,7 @@ def document_init(resource_cls: type[Any], args_cls: type[Any]) -> None:
         f":param args: the inputs as a :class:`{args_cls.__name__}`, or give them as keywords.\n"
         f":param opts: the resource options.\n{inputs}\n"
     )
-    outputs = [f"    {name}: {hint}" for name, hint in inspect.get_annotations(resource_cls).items()]
+    hints = inspect.get_annotations(resource_cls)
+    outputs = [f"    {p.py}: {hints.get(p.py, p.output_type)}\n        {p.output_doc}" for p in shape.rows]
     resource_cls.__doc__ = f"{inspect.cleandoc(resource_cls.__doc__ or '')}\n\nOutputs (``pulumi.Output``):\n\n" + (
         "\n".join(outputs) + "\n")

@@ -3,7 +3,7 @@
 The client signs with :func:`hmac_authorization`; the emulator verifies with
 :func:`parse_hmac_authorization` and :func:`compute_signature`, so both sides run the same code.
 
-Algorithm (``shared/imburse-api.md``)::
+Algorithm (``docs/imburse-api.md``)::
 
     bodySignature = "" if body is empty else base64(SHA256(utf8(body)))
     unsigned      = publicKey + ":" + nonce + ":" + timestamp + ":" + bodySignature

@@ -26,7 +26,6 @@ import math
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -35,7 +34,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from . import routes as r
 from .auth import hmac_authorization
-from .config import Credentials
+from .config import Credentials, without_userinfo
 from .errors import (
     AuthenticationError,
     ImburseAPIError,
@@ -233,12 +232,11 @@ class ImburseClient:
         variable, if a credential is missing or a setting is malformed (:meth:`Credentials.check`), before any
         request.
         """
-        public_key, private_key = creds.require()
-        creds.check()
+        public_key, private_key = creds.validated()
         return cls(creds.base_url, public_key, private_key, account_id=creds.account_id, **kwargs)
 
     def __repr__(self) -> str:
-        return f"ImburseClient(base_url={_display_url(self.base_url)!r}, public_key={self.public_key!r})"
+        return f"ImburseClient(base_url={without_userinfo(self.base_url)!r}, public_key={self.public_key!r})"
 
     def __reduce__(self) -> Any:
         raise TypeError("ImburseClient holds credentials and cannot be pickled; build one at run time")
@@ -298,7 +296,7 @@ class ImburseClient:
             tries = f" ({attempts} exchanges tried)" if attempts > 1 else ""
             cause = exc.message.removesuffix(f"; {_MAY_HAVE_ACTED}")
             raise TokenExchangeError(
-                f"could not obtain a bearer token from {_display_url(self.base_url + route.path)}{tries}: "
+                f"could not obtain a bearer token from {without_userinfo(self.base_url + route.path)}{tries}: "
                 f"{cause}; the request that needed it was not sent",
                 status=exc.status, method=exc.method, path=exc.path,
             ) from None
@@ -343,7 +341,7 @@ class ImburseClient:
               allow_reauth: bool) -> Any:
         method = route.method
         url = self.base_url + path
-        shown = _display_url(self.base_url)
+        shown = without_userinfo(self.base_url)
         try:
             resp = self._session.request(method, url, data=data, headers=headers, timeout=self.timeout)
         except BudgetSpent as exc:
@@ -501,14 +499,6 @@ def _server_message(resp: requests.Response) -> str:
             if isinstance(data.get(k), str) and data[k]:
                 return str(data[k])
     return resp.reason or "error"
-
-
-def _display_url(url: str) -> str:
-    """``url`` without any user:password part."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _spent() -> str:

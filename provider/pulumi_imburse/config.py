@@ -21,7 +21,6 @@ from .errors import ConfigurationError
 
 NAMESPACE: Final = "imburse"
 SANDBOX_URL: Final = "https://sandbox-api.imbursepayments.com"
-PRODUCTION_URL: Final = "https://api.imbursepayments.com"
 
 
 @dataclass(frozen=True)
@@ -75,6 +74,12 @@ class Credentials:
         assert self.public_key is not None and self.private_key is not None
         return self.public_key, self.private_key
 
+    def validated(self) -> tuple[str, str]:
+        """:meth:`require` then :meth:`check`: ``(public_key, private_key)`` of settings fit to build a client."""
+        keys = self.require()
+        self.check()
+        return keys
+
     def check(self) -> None:
         """Raise :class:`ConfigurationError` naming the config key and the variable of a malformed setting:
         a base URL that is not an ``http(s)://host`` URL, a private key that is not base64. Values are never
@@ -82,7 +87,7 @@ class Credentials:
         problems = []
         url = urllib.parse.urlsplit(self.base_url)
         if url.scheme not in ("http", "https") or not url.hostname:
-            shown = _without_userinfo(self.base_url)
+            shown = without_userinfo(self.base_url, mark="***@")
             problems.append(f"{_where(BASE_URL)} must be an http:// or https:// URL such as {SANDBOX_URL}, "
                             f"got {shown!r}")
         if self.private_key is not None:
@@ -99,11 +104,13 @@ def _where(setting: Setting) -> str:
     return f"stack config {setting.config_key} (or environment variable {setting.env})"
 
 
-def _without_userinfo(url: str) -> str:
+def without_userinfo(url: str, *, mark: str = "") -> str:
+    """``url`` without any ``user:password@`` part (replaced by ``mark``, e.g. ``"***@"``): how every message shows
+    a URL, so none ever carries a credential."""
     parts = urllib.parse.urlsplit(url)
     if "@" not in parts.netloc:
         return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+    return urllib.parse.urlunsplit(parts._replace(netloc=mark + parts.netloc.rsplit("@", 1)[1]))
 
 
 def _value(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:

@@ -48,6 +48,7 @@ import pulumi
 
 from ._adopt import check_adopt_id
 from .rotating_key import RotatingTenantKey, check_grace_period
+from .shapes import TENANT
 from .tenant import Tenant
 from .tenant_key import TenantKey
 from .validation import (
@@ -64,7 +65,12 @@ from .validation import (
 )
 
 TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys", "adoptTenantId")
+"""A tenant entry's fields: the ``Tenant`` inputs of :data:`~pulumi_imburse.shapes.TENANT` and the config's own
+(``protect``, ``tenantId`` of a tenant not managed here, ``keys``); tests/unit/test_shapes.py holds them to it."""
 KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey", "graceDays")
+"""A key entry's fields: the inputs of :data:`~pulumi_imburse.shapes.TENANT_KEY` and
+:data:`~pulumi_imburse.shapes.ROTATING_KEY` but ``tenantId`` (the entry's tenant), and ``protect``; in the order
+the error messages list them."""
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
@@ -226,5 +232,5 @@ def _wire_address(address: Any) -> Any:
     """A config address with snake_case keys (``post_code``) in the API's camelCase, as ``Tenant`` takes both."""
     if not isinstance(address, Mapping):
         return address
-    wire = {py: w for w, py in Tenant._py_names.items()}
+    wire = {py: w for w, py in TENANT.py_names().items()}
     return {wire.get(k, k): v for k, v in address.items()}

@@ -14,6 +14,10 @@ class ImburseError(Exception):
     """Base class of every error raised by ``pulumi_imburse``."""
 
 
+class AdoptionError(ImburseError):
+    """An ``adopt_*`` target (or an import) does not exist or differs from the declaration; nothing was changed."""
+
+
 class ConfigurationError(ImburseError):
     """A required setting (credential, base URL) is missing or malformed."""
 

@@ -14,10 +14,10 @@ from typing import Any, Final, overload
 import pulumi
 from pulumi.dynamic import CheckResult, CreateResult, DiffResult, ReadResult, Resource, UpdateResult
 
+from . import shapes
 from ._adopt import (
     IMPORT_MARK,
     AdoptionError,
-    AdoptionLedger,
     check_adopt_id,
     differences,
     import_problems,
@@ -42,21 +42,13 @@ from .validation import Problem, check_address, check_name, check_unknown, norma
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
 
-INPUTS: Final = ("name", "address")
-CREATE_ONLY: Final = ("adoptTenantId",)
+SHAPE: Final = shapes.TENANT
+INPUTS: Final = SHAPE.inputs(create_only=False)
+CREATE_ONLY: Final = SHAPE.create_only()
 """Inputs read by the first create only: never diffed, never in the outputs."""
-OUTPUTS: Final = (*INPUTS, *CREATE_ONLY, "tenantId", "accountId")
-
-_ADOPTIONS: Final = AdoptionLedger()
-
-_PY_NAMES: Final = {
-    "tenantId": "tenant_id",
-    "accountId": "account_id",
-    "streetAddress": "street_address",
-    "extendedStreetAddress": "extended_street_address",
-    "postCode": "post_code",
-    "adoptTenantId": "adopt_tenant_id",
-}
+OUTPUTS: Final = SHAPE.outputs()
+PY_NAMES: Final = SHAPE.py_names()
+"""``{wire name: Python name}`` of the properties whose names differ (the address fields' too)."""
 
 
 class TenantAddressArgs:
@@ -94,16 +86,6 @@ class TenantArgs:
         address: TenantAddressArgs | pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         adopt_tenant_id: pulumi.Input[str] | None = None,
     ) -> None:
-        """
-        :param name: the tenant's name. Changes in place.
-        :param address: the tenant's postal address; fields not given are empty. Changes in place.
-            In Python: a :class:`TenantAddressArgs`, or a mapping with the API's camelCase
-            (``streetAddress``) or snake_case (``street_address``) keys.
-        :param adopt_tenant_id: the id (a GUID) of an existing tenant to take over at the first create
-            instead of creating one. Its name must equal ``name`` and its address must equal ``address``
-            (fields not given are empty); otherwise the create fails and nothing changes. A create-time
-            instruction: changing or removing it later changes nothing.
-        """
         self.name = name
         self.address = address
         self.adopt_tenant_id = adopt_tenant_id
@@ -122,19 +104,13 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
     pulumi/pulumi#16175); use ``adopt_tenant_id``.
     """
 
-    _py_names = _PY_NAMES
+    _py_names = PY_NAMES
 
     name: pulumi.Output[str]
-    """The tenant's name."""
     address: pulumi.Output[dict[str, str]]
-    """The tenant's address (keys ``street_address``, ``extended_street_address``, ``locality``,
-    ``region``, ``post_code``, ``country``)."""
     tenant_id: pulumi.Output[str]
-    """The tenant's id (a GUID)."""
     account_id: pulumi.Output[str]
-    """The account that holds the tenant."""
     adopt_tenant_id: pulumi.Output[str | None]
-    """The existing tenant this resource was declared to adopt at its first create, if any."""
 
     @overload
     def __init__(self, resource_name: str, args: TenantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -159,8 +135,7 @@ class Tenant(WireNames, Resource, module="imburse", name="Tenant"):
             address = address.to_wire()
         # Keys are the Python names; translate_input_property gives the engine the wire names
         # (nested address keys included, so snake_case and camelCase address keys both work).
-        props: dict[str, Any] = {"name": args_obj.name, "address": address, "adopt_tenant_id": args_obj.adopt_tenant_id,
-                                 "tenant_id": None, "account_id": None}
+        props = {**SHAPE.props(args_obj, resource_name), "address": address}
         super().__init__(TenantProvider(), resource_name, props, opts)
 
 
@@ -170,7 +145,7 @@ def _full_address(address: Any) -> dict[str, str]:
     return {k: str(address.get(k) or "") for k in ADDRESS_FIELDS}
 
 
-document_init(Tenant, TenantArgs)
+document_init(Tenant, TenantArgs, SHAPE)
 
 
 class TenantProvider(ImburseProvider):
@@ -197,7 +172,7 @@ class TenantProvider(ImburseProvider):
         return CheckResult(inputs, failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        if _ADOPTIONS.imported_here((_id.lower(),)):
+        if self.ledger.tenant_adoptions.imported_here((_id.lower(),)):
             # Imported in this deployment: taken over as it is, or refused (see _adopt).
             refuse_import_differences(f"tenant {_id}", _import_pairs(olds, news), _IMPORT_HINT)
         changed = [
@@ -244,7 +219,7 @@ class TenantProvider(ImburseProvider):
         if diffs:
             raise refuse(f"tenant {tenant_id}", diffs, "Declare the tenant as it is (address fields not given are "
                          "empty; change it after adopting it), or adopt another.")
-        _ADOPTIONS.record_adopted((tenant.tenant_id.lower(),))
+        self.ledger.tenant_adoptions.record_adopted((tenant.tenant_id.lower(),))
         return CreateResult(tenant.tenant_id, _outputs(tenant))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -254,7 +229,7 @@ class TenantProvider(ImburseProvider):
             return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
         if not prior:  # an import (Read with the id only): see diff()
-            _ADOPTIONS.record_imported((id_.lower(),))
+            self.ledger.tenant_adoptions.record_imported((id_.lower(),))
         outs = _outputs(tenant)
         inputs: dict[str, Any] = {k: outs[k] for k in INPUTS}
         if not prior or imported_unreconciled(prior):  # an import, or a refresh of one never accepted
@@ -266,10 +241,10 @@ class TenantProvider(ImburseProvider):
         return UpdateResult(_outputs(tenant))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        if _ADOPTIONS.adopted_here((id_.lower(),)):
+        if self.ledger.tenant_adoptions.adopted_here((id_.lower(),)):
             # This update adopted the same tenant for the resource that replaces this one (`pulumi up
             # --replace` while adopt_tenant_id still names it): deleting it would delete it there too.
-            pulumi.log.warn(f"Tenant {id_}: not deleted, because this update adopted it again for the resource "
+            self.warn(f"Tenant {id_}: not deleted, because this update adopted it again for the resource "
                             "that replaces it (adopt_tenant_id still names it). It stays, managed.")
             return
         try:

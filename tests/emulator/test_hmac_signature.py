@@ -1,6 +1,6 @@
 """The HMAC signer matches the contract's formula byte for byte (known-answer test).
 
-The expected values are computed here from the formula in ``shared/imburse-api.md`` with the standard
+The expected values are computed here from the formula in ``docs/imburse-api.md`` with the standard
 library only, and pinned as literals computed independently with ``openssl dgst``.
 """
 

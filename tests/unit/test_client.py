@@ -13,8 +13,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from pulumi_imburse.client import REFRESH_SHARE, ImburseClient, _display_url, _TokenCache, token_refresh_at
-from pulumi_imburse.config import resolve
+from pulumi_imburse.client import REFRESH_SHARE, ImburseClient, _TokenCache, token_refresh_at
+from pulumi_imburse.config import resolve, without_userinfo
 from pulumi_imburse.errors import ConfigurationError, ServerError, TokenExchangeError
 from pulumi_imburse.models import AccessToken
 
@@ -201,7 +201,7 @@ def test_a_caller_arriving_after_a_failure_tries_again() -> None:
     ("http://p@ss:w@host", "http://host"),
 ])
 def test_urls_in_messages_never_carry_credentials(url: str, shown: str) -> None:
-    assert _display_url(url) == shown
+    assert without_userinfo(url) == shown
 
 
 # ---------------------------------------------------------------- building a client from settings

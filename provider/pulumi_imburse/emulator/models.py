@@ -1,6 +1,6 @@
 """The emulator's state and rules, with no HTTP: accounts, keys, tenants, tokens, nonces in SQLite.
 
-:class:`Backend` enforces the contract (``shared/imburse-api.md``): the HMAC window, nonce replay
+:class:`Backend` enforces the contract (``docs/imburse-api.md``): the HMAC window, nonce replay
 rejection, signature check, bearer tokens as signed JWTs, authorization by roles and context, and
 input validation through :mod:`pulumi_imburse.validation` so the provider and the emulator word every
 400 the same way. Failures raise :class:`ApiError` subclasses carrying the HTTP status, an error code,
@@ -55,6 +55,7 @@ from ..validation import (
     check_text,
     check_unknown,
 )
+from ..values import format_time
 
 HMAC_WINDOW_SECONDS: Final = 300
 """How far (either direction) an HMAC timestamp may be from the server's clock."""
@@ -210,10 +211,6 @@ class KeyCredentials:
         """``{"accountId", "publicKey", "privateKey", "name", "roles"}``."""
         return {"accountId": self.account_id, "publicKey": self.public_key, "privateKey": self.private_key,
                 "name": self.name, "roles": list(self.roles)}
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _require_object(body: object) -> Mapping[str, Any]:
@@ -601,7 +598,7 @@ class Backend:
     def _key_json(row: sqlite3.Row) -> dict[str, Any]:
         return {"accountId": row["account_id"], "tenantId": row["tenant_id"], "name": row["name"],
                 "publicKey": row["public_key"], "roles": json.loads(row["roles"]),
-                "createdAt": _iso(row["created_at"])}
+                "createdAt": format_time(datetime.fromtimestamp(row["created_at"], timezone.utc), "milliseconds")}
 
     @staticmethod
     def _key_input(body: object, *, creating: bool) -> tuple[str | None, list[str]]:

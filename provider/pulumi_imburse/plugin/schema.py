@@ -1,10 +1,10 @@
 """The Pulumi package schema of the ``imburse`` provider plugin, generated from the core's facts.
 
-Every name, description, role and default in ``schema.json`` comes from the core: the wire names and
-replacement rules of :mod:`pulumi_imburse.tenant_key`, :mod:`pulumi_imburse.rotating_key` and
-:mod:`pulumi_imburse.tenant`, the inputs' docstrings (``TenantKeyArgs``, ``RotatingTenantKeyArgs``,
-``TenantArgs``) and the outputs' attribute docstrings, the role vocabulary of :mod:`pulumi_imburse.roles` and
-the settings table of :mod:`pulumi_imburse.config`. ``schema.json`` is kept in
+Every name, type, description, role and default in ``schema.json`` comes from the core: each resource's
+declared shape (:mod:`pulumi_imburse.shapes`: wire names, types, what each input and output means, required,
+secret), the replacement rules of :mod:`pulumi_imburse.tenant_key`, :mod:`pulumi_imburse.rotating_key` and
+:mod:`pulumi_imburse.tenant`, the role vocabulary of :mod:`pulumi_imburse.roles` and the settings table of
+:mod:`pulumi_imburse.config`. ``schema.json`` is kept in
 the repository (and shipped as package data, which ``GetSchema`` serves); regenerate it with::
 
     python -m pulumi_imburse.plugin.schema            # writes provider/pulumi_imburse/plugin/schema.json
@@ -14,13 +14,11 @@ the repository (and shipped as package data, which ``GetSchema`` serves); regene
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.metadata
 import inspect
 import json
 import re
 import sys
-import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -29,13 +27,13 @@ from .. import config as settings
 from .. import rotating_key, tenant, tenant_key
 from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
+from ..shapes import Shape
 
 PACKAGE: Final = "imburse"
 """The package name: resource tokens are ``imburse:index:<Type>``, the plugin ``pulumi-resource-imburse``."""
 TENANT_KEY_TOKEN: Final = f"{PACKAGE}:index:TenantKey"
 TENANT_TOKEN: Final = f"{PACKAGE}:index:Tenant"
 ROTATING_KEY_TOKEN: Final = f"{PACKAGE}:index:RotatingTenantKey"
-PROVIDER_TOKEN: Final = f"pulumi:providers:{PACKAGE}"
 ROLE_TOKEN: Final = f"{PACKAGE}:index:TenantRole"
 ADDRESS_TOKEN: Final = f"{PACKAGE}:index:TenantAddress"
 
@@ -60,27 +58,16 @@ def _text(doc: str, py_names: Mapping[str, str]) -> str:
     return " ".join(doc.split())
 
 
-def _param_docs(args_cls: type[Any], py_names: Mapping[str, str]) -> dict[str, str]:
-    """``{wire name: description}`` from the ``:param name:`` entries of ``args_cls.__init__``'s docstring."""
-    doc = inspect.cleandoc(args_cls.__init__.__doc__ or "")
-    wire = {py: w for w, py in py_names.items()}
-    found = re.findall(r":param (\w+):(.*?)(?=\n:param |\Z)", doc, flags=re.S)
-    # "In Python: ..." ends a description with what only the Python SDK's classes accept.
-    return {wire.get(py, py): _text(body.split("In Python:")[0], py_names) for py, body in found}
+def _input_docs(shape: Shape) -> dict[str, str]:
+    """``{wire name: description}`` of the inputs the user declares (without what only Python accepts)."""
+    py = shape.py_names()
+    return {p.wire: _text(p.doc, py) for p in shape.declared()}
 
 
-def _attribute_docs(resource_cls: type[Any], py_names: Mapping[str, str]) -> dict[str, str]:
-    """``{wire name: description}`` from the attribute docstrings of ``resource_cls`` (read from its source)."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(resource_cls)))
-    cls = tree.body[0]
-    assert isinstance(cls, ast.ClassDef)
-    wire = {py: w for w, py in py_names.items()}
-    docs: dict[str, str] = {}
-    for node, after in zip(cls.body, cls.body[1:], strict=False):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
-            docs[wire.get(node.target.id, node.target.id)] = _text(after.value.value, py_names)
-    return docs
+def _output_docs(shape: Shape) -> dict[str, str]:
+    """``{wire name: description}`` of every property as an output."""
+    py = shape.py_names()
+    return {p.wire: _text(p.output_doc, py) for p in shape.rows}
 
 
 def _key_replacement(prop: str) -> str:
@@ -132,40 +119,25 @@ def _enum_name(value: str) -> str:
     return "".join(part.capitalize() for part in re.split(r"[^0-9A-Za-z]+", value) if part)
 
 
-def _required(args_cls: type[Any], py_names: Mapping[str, str]) -> list[str]:
-    """The wire names of the inputs ``args_cls`` requires (its ``__init__`` parameters without a default)."""
-    wire = {py: w for w, py in py_names.items()}
-    params = list(inspect.signature(args_cls.__init__).parameters.values())[1:]
-    return [wire.get(p.name, p.name) for p in params if p.default is inspect.Parameter.empty]
+_TYPES: Final[Mapping[str, dict[str, Any]]] = {
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "roles": {"type": "array", "items": {"$ref": f"#/types/{ROLE_TOKEN}"}},
+    "string-map": {"type": "object", "additionalProperties": {"type": "string"}},
+    "address": {"$ref": f"#/types/{ADDRESS_TOKEN}"},
+}
+"""The schema form of each type a shape names."""
 
 
-def _key_types(secret: tuple[str, ...]) -> dict[str, dict[str, Any]]:
-    """The types of the key resources' properties; those named in ``secret`` are secrets."""
-    types: dict[str, dict[str, Any]] = {
-        "tenantId": {"type": "string"},
-        "roles": {"type": "array", "items": {"$ref": f"#/types/{ROLE_TOKEN}"}},
-        "name": {"type": "string"},
-        "namePrefix": {"type": "string"},
-        "keepers": {"type": "object", "additionalProperties": {"type": "string"}},
-        "rotationDays": {"type": "integer"},
-        "graceDays": {"type": "integer"},
-        "adoptPublicKey": {"type": "string"},
-        "accountId": {"type": "string"},
-        "publicKey": {"type": "string"},
-        "privateKey": {"type": "string"},
-        "createdAt": {"type": "string"},
-        "previousPublicKey": {"type": "string"},
-        "previousPrivateKey": {"type": "string"},
-        "previousExpiresAt": {"type": "string"},
-    }
-    return {k: {**v, "secret": True} if k in secret else v for k, v in types.items()}
+def _types(shape: Shape) -> dict[str, dict[str, Any]]:
+    """The schema type of each property of ``shape``; the secret ones marked."""
+    return {p.wire: {**_TYPES[p.type], "secret": True} if p.secret else dict(_TYPES[p.type]) for p in shape.rows}
 
 
 def _tenant_key() -> dict[str, Any]:
-    py = tenant_key._PY_NAMES
-    params = _param_docs(tenant_key.TenantKeyArgs, py)
-    attrs = _attribute_docs(tenant_key.TenantKey, py)
-    types = _key_types(tenant_key.SECRET_OUTPUTS)
+    shape = tenant_key.SHAPE
+    py = shape.py_names()
+    params, attrs, types = _input_docs(shape), _output_docs(shape), _types(shape)
     inputs = [p for p in tenant_key.INPUTS if p != "namePrefix"]  # namePrefix: the resource name, never given
     outputs = [p for p in tenant_key.OUTPUTS if p not in tenant_key.CREATE_ONLY]
 
@@ -179,19 +151,17 @@ def _tenant_key() -> dict[str, Any]:
           "`privateKey` is empty until a rotation).",
         # An input's docstring says what its change does (tests/plugin/test_schema.py checks it does).
         "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
-        "requiredInputs": _required(tenant_key.TenantKeyArgs, py),
+        "requiredInputs": list(shape.required_inputs()),
         "properties": {p: prop(p, attrs[p]) for p in outputs},
-        "required": ["tenantId", "roles", "name", "accountId", "publicKey", "privateKey", "createdAt"],
+        "required": list(shape.always_set()),
     }
 
 
 def _rotating_key() -> dict[str, Any]:
-    py = rotating_key._PY_NAMES
-    params = _param_docs(rotating_key.RotatingTenantKeyArgs, py)
-    attrs = _attribute_docs(rotating_key.RotatingTenantKey, py)
-    types = _key_types(rotating_key.SECRET_OUTPUTS)
+    shape = rotating_key.SHAPE
+    py = shape.py_names()
+    params, attrs, types = _input_docs(shape), _output_docs(shape), _types(shape)
     inputs = [p for p in rotating_key.INPUTS if p != "namePrefix"]  # namePrefix: the resource name, never given
-    required = _required(rotating_key.RotatingTenantKeyArgs, py)
 
     def prop(p: str, doc: str, *, says_replacement: bool = False) -> dict[str, Any]:
         return {**types[p], "description": _describe(doc, "" if says_replacement else _rotating_replacement(p))}
@@ -203,22 +173,16 @@ def _rotating_key() -> dict[str, Any]:
           "`pulumi up --refresh` on a schedule: only a run rotates, and only a refresh reads the key's age. The "
           "resource id is `<tenantId>/<series id>`, fixed for the resource's life; it cannot be imported.",
         "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
-        "requiredInputs": required,
+        "requiredInputs": list(shape.required_inputs()),
         "properties": {p: prop(p, attrs[p]) for p in rotating_key.OUTPUTS},
-        # Always set: every output but the optional inputs (the name is generated) and the previous key's.
-        "required": [p for p in rotating_key.OUTPUTS if p not in rotating_key.PREVIOUS
-                     and (p not in rotating_key.INPUTS or p in required or p == "name")],
+        "required": list(shape.always_set()),
     }
 
 
 def _tenant() -> dict[str, Any]:
-    py = tenant._PY_NAMES
-    params = _param_docs(tenant.TenantArgs, py)
-    attrs = _attribute_docs(tenant.Tenant, py)
-    types: dict[str, dict[str, Any]] = {
-        "name": {"type": "string"}, "address": {"$ref": f"#/types/{ADDRESS_TOKEN}"},
-        "adoptTenantId": {"type": "string"}, "tenantId": {"type": "string"}, "accountId": {"type": "string"},
-    }
+    shape = tenant.SHAPE
+    py = shape.py_names()
+    params, attrs, types = _input_docs(shape), _output_docs(shape), _types(shape)
     inputs = [*tenant.INPUTS, *tenant.CREATE_ONLY]
     outputs = [p for p in tenant.OUTPUTS if p not in tenant.CREATE_ONLY]
 
@@ -230,9 +194,9 @@ def _tenant() -> dict[str, Any]:
         + f" The resource id is the tenant id; import an existing tenant with `pulumi import {TENANT_TOKEN} <name> "
           "<tenantId>`. Deleting the resource deletes the tenant and every key in it: protect tenants.",
         "inputProperties": {p: prop(p, params[p], says_replacement=True) for p in inputs},
-        "requiredInputs": _required(tenant.TenantArgs, py),
+        "requiredInputs": list(shape.required_inputs()),
         "properties": {p: prop(p, attrs[p]) for p in outputs},
-        "required": ["name", "address", "tenantId", "accountId"],
+        "required": list(shape.always_set()),
     }
 
 

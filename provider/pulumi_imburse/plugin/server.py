@@ -47,6 +47,7 @@ from .. import rotating_key, tenant, tenant_key
 from .._base import UNKNOWN, ImburseProvider
 from ..client import ImburseClient
 from ..errors import ImburseError
+from ..ledger import Ledger
 from . import schema
 
 MAX_CONCURRENT_CALLS: Final = 256
@@ -203,8 +204,12 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         self._pool = pool
         self._session = Session()
         self._resources = dict(resources)
+        # One ledger for this provider instance's process, shared by the provider object of every type (an adoption,
+        # a generated name, a swept tenant: see pulumi_imburse.ledger).
+        self._ledger = Ledger()
         self._providers: dict[str, ImburseProvider] = {
-            token: r.provider(client=self._session.client) for token, r in self._resources.items()}
+            token: r.provider(client=self._session.client, ledger=self._ledger)
+            for token, r in self._resources.items()}
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -315,7 +320,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         if props:
             # A refresh: the core sees the prior state as the outputs plus the old inputs they lack. So what only
             # the inputs hold survives it: the accepted declaration's namePrefix of a key imported by this plugin
-            # (its outputs, from the import, have none; see tenant_key._imported_unreconciled).
+            # (its outputs, from the import, have none; see _adopt.imported_unreconciled).
             props = {**{k: v for k, v in inputs.items() if k not in props}, **props}
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:

@@ -1,0 +1,287 @@
+"""How a tenant API key is created so that a create only ever revokes a key that it made itself.
+
+Key names are not unique in Imburse (a hand-made key, a sibling resource, another stack's key or the old key of a
+rotation may all share the declared name), and a create whose answer is lost (no answer, 502, 504, 500) may or may
+not have made a key, whose private key is then lost: it must be revoked, and only it. So :func:`create_key`
+
+1. makes the key under a *provisional* name no one else uses, ``pulumi-pending-<32 random hex digits>``
+   (:func:`~pulumi_imburse.keys.rules.pending_name`, one per create). After an unknown outcome it revokes every key
+   of that exact name (only this create's attempts carry it) and tries again (``RECONCILE_ATTEMPTS``, one time
+   budget);
+2. gives the key it got, whose public and private key it now holds, the declared name with a ``PUT`` (idempotent,
+   retried by the transport). If that fails it revokes that key (by its public key) and fails: nothing is
+   recorded, nothing is left behind;
+3. lists the tenant once more if an attempt was unknown (a late commit of an earlier attempt still carries the
+   provisional name) and, once per tenant per provider process, sweeps stale leftovers (below).
+
+State therefore only ever holds a key made by its own create, under its declared name, with its private key.
+
+A key with no declared ``name`` skips the provisional name: the name Check generated for it in this provider
+process moments ago (``<resource name>-<8 random hex digits>``, remembered in the ledger's ``fresh_names``) is
+carried by no other key, so the create makes the key under that name at once and reconciles by it exactly as
+above, in one request. A declared name, even one copied from a generated name, always takes the provisional route.
+(If the clean-up after a lost answer then fails too, the key it could not revoke carries that generated name,
+which no state holds; the error names it, to be revoked by hand: the later sweep knows provisional names only.)
+
+**Leftovers.** If revoking fails too (the service failing for a whole time budget; in step 1 the create then
+stops instead of making more keys), the key it could not revoke carries its provisional name, which no state
+ever holds and whose private key nobody holds. The error names it. The first create of a key in that tenant at
+least ``PENDING_STALE_SECONDS`` (15 minutes, by the service's clock) after it was made revokes it, whichever stack
+runs it; the age keeps a provisional key that another create still holds (at most three operation budgets) from
+being touched. To clean up by hand, list the tenant's keys and revoke those named ``pulumi-pending-...``; names
+of that form are refused as ``name``. (A create suspended for longer than that, e.g. a laptop asleep mid-``up``,
+finds its key revoked and fails cleanly at step 2. A service that answers without ``createdAt`` gives no age:
+nothing is swept.)
+
+The protocol's memory (fresh names, tenants swept) is the :class:`~pulumi_imburse.ledger.Ledger` passed in, and
+its warnings go to the ``warn`` passed in (the providers pass ``pulumi.log.warn``). No Pulumi import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from ..client import ImburseClient
+from ..errors import (
+    ImburseAPIError,
+    NotFoundError,
+    OutcomeUnknownError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+from ..ledger import Ledger
+from ..models import ApiKey
+from ..validation import PENDING_NAME, PENDING_NAME_PREFIX
+from ..values import parse_time
+from .rules import autoname, pending_name
+
+log = logging.getLogger(__name__)
+
+Warn = Callable[[str], None]
+"""Where a warning for the user goes (the CLI's output, through ``pulumi.log.warn``)."""
+
+RECONCILE_ATTEMPTS: Final = 8
+"""Creates tried when the outcome is unknown, each after revoking what the previous one may have made.
+At the 30% refused + 10% commit-then-504 rate CI sees, an attempt ends unknown ~21% of the time: 3
+attempts lost 1 key in 100 (a 64-key apply failed about half the time), 8 lose fewer than 1 in 250,000.
+All of them share one operation time budget (``ImburseClient.operation()``)."""
+RENAME_ROUNDS: Final = 2
+"""Rounds of the transport's retries (``RetryPolicy.attempts`` each) given to the rename of a new key before it
+is revoked. At 30% refused + 10% commit-then-504 one round of 10 attempts fails about 1 rename in 20,000 (one
+such failure turned a CI run red); two fail fewer than 1 in 10^8."""
+TRANSIENT: Final = (ServerError, OutcomeUnknownError, RateLimitedError, TransportError)
+"""Failures another round of a repeatable request may get past."""
+PENDING_STALE_SECONDS: Final = 900
+"""A provisionally named key at least this old (by the service's clock) is a leftover of a failed create.
+A create holds its provisional key for at most three operation budgets (reconcile, rename, revoke: 3 x 60 s
+by default); 15 minutes leaves a wide margin."""
+STALE_HINT: Final = (f"The first key created by a TenantKey or RotatingTenantKey in that tenant "
+                     f"{PENDING_STALE_SECONDS // 60} or more minutes later revokes any key named "
+                     f"{PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
+
+
+def name_for_create(props: Mapping[str, Any], ledger: Ledger) -> str:
+    """The declared ``name`` of ``props``, else a new generated one recorded in ``ledger`` as fresh (a create whose
+    inputs have no name: a name-less adopted key being replaced)."""
+    if props.get("name"):
+        return str(props["name"])
+    name, fresh = autoname({}, props)
+    return ledger.fresh_names.add(name) if fresh else name
+
+
+def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: str, *, ledger: Ledger,
+               warn: Warn) -> ApiKey:
+    """Create a key named ``name`` that only this call can have made, with its private key.
+
+    The module docs tell how: a provisional name, reconciled by revoking only that name after an unknown
+    outcome, then the rename to ``name`` (a key that cannot be named is revoked), then the sweep of stale
+    leftovers. On failure it raises with nothing left behind that it could revoke (the error names any key it
+    could not). Every resource that makes tenant keys creates them through this function.
+    """
+    if ledger.fresh_names.take(name):
+        # A name this process generated for this key: unique, so it serves as its own provisional name. One
+        # request, no rename.
+        key, unknown = create_pending(client, tenant_id, roles, name, name)
+        sweep(client, tenant_id, name, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
+              ledger=ledger, warn=warn)
+        return key
+    pending = pending_name()
+    key, unknown = create_pending(client, tenant_id, roles, name, pending)
+    # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
+    try:
+        named = rename(client, tenant_id, key.public_key, roles, name)
+    except ImburseAPIError as exc:
+        raise unnamed(client, tenant_id, key, pending, name, exc) from None
+    sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
+          ledger=ledger, warn=warn)
+    return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+
+
+def create_pending(client: ImburseClient, tenant_id: str, roles: list[str], name: str,
+                   pending: str) -> tuple[ApiKey, bool]:
+    """Create the key under the provisional name ``pending``: ``(key, whether an attempt was unknown)``.
+
+    An attempt whose outcome is unknown (no answer, 502, 504, or 500: the service may have acted) is
+    reconciled by revoking every key named ``pending``: only this create's attempts carry that name. Then
+    the create is tried again, at most ``RECONCILE_ATTEMPTS`` times, all within one operation budget. If
+    the reconciliation fails (its list or revoke, each already retried by the transport within the
+    budget), the create stops rather than make more keys it cannot account for, and its error names what
+    may be left and what becomes of it.
+    """
+    unknown = False
+    last: ImburseAPIError | None = None
+    with client.operation():
+        for attempt in range(1, RECONCILE_ATTEMPTS + 1):
+            try:
+                return client.create_key(tenant_id, roles, pending), unknown
+            except (OutcomeUnknownError, ServerError) as exc:
+                last, unknown = exc, True
+                log.info("create of key %r (attempt %d): outcome unknown (%s); revoking what it made",
+                         name, attempt, exc.status)
+            except ImburseAPIError as exc:
+                # Not carried out (refused, not sent, no token): and whatever an earlier attempt made was revoked.
+                raise create_error(exc, tenant_id, name, pending, tries=attempt) from None
+            try:
+                revoke_named(client, tenant_id, pending)
+            except ImburseAPIError as exc:
+                raise create_error(last, tenant_id, name, pending, tries=attempt, left=exc) from None
+    assert last is not None
+    raise create_error(last, tenant_id, name, pending, tries=RECONCILE_ATTEMPTS) from None
+
+
+def rename(client: ImburseClient, tenant_id: str, public_key: str, roles: list[str], name: str) -> ApiKey:
+    """Give the new key its declared name: at most ``RENAME_ROUNDS`` rounds of the transport's retries.
+
+    The rename is idempotent, and the key it names is ours with its private key in hand, so a transient
+    failure (a round of refusals, 5xx or a lost answer) is worth another round rather than revoking a
+    good key. All rounds share one operation time budget.
+    """
+    with client.operation():
+        for round_ in range(1, RENAME_ROUNDS + 1):
+            try:
+                return client.update_key(tenant_id, public_key, roles, name)
+            except TRANSIENT as exc:
+                if round_ == RENAME_ROUNDS:
+                    raise
+                log.info("renaming key %s to %r (round %d): %s; trying again", public_key, name, round_,
+                         exc.status)
+    raise AssertionError("unreachable")
+
+
+def revoke_named(client: ImburseClient, tenant_id: str, name: str, *, keep: str | None = None) -> int:
+    """Revoke every key of the tenant named ``name`` except ``keep``; how many were revoked."""
+    revoked = 0
+    for k in client.list_keys(tenant_id):
+        if k.name == name and k.public_key != keep:
+            with contextlib.suppress(NotFoundError):  # already revoked: the goal is met
+                client.delete_key(tenant_id, k.public_key)
+            revoked += 1
+    return revoked
+
+
+def unnamed(client: ImburseClient, tenant_id: str, key: ApiKey, pending: str, name: str,
+            exc: ImburseAPIError) -> ImburseAPIError:
+    """The error of a create whose key could not be given its name: the key (ours) is revoked first."""
+    what = f"Key {name!r}: the key {key.public_key} was created in tenant {tenant_id}"
+    try:
+        with contextlib.suppress(NotFoundError):
+            client.delete_key(tenant_id, key.public_key)
+    except ImburseAPIError as revoke:
+        return with_message(exc, (
+            f"{what} but could not be given its name ({exc.message}) nor revoked ({revoke.message}). It is "
+            f"named {pending!r} (or {name!r}, if the rename was carried out unanswered) and nobody holds its "
+            f"private key. {STALE_HINT} Or revoke key {key.public_key} yourself. Then run the update again."))
+    return with_message(exc, f"{what} but could not be given its name ({exc.message}); it was revoked, so "
+                             "nothing is left behind. Run the update again.")
+
+
+def sweep(client: ImburseClient, tenant_id: str, pending: str, *, keep: str, now: str | None,
+          own_leftovers: bool, ledger: Ledger, warn: Warn) -> None:
+    """Revoke what failed creates left in the tenant: this create's other ``pending`` keys, and stale ones.
+
+    A provisional name is never in any state and its private key is held by no one once its create
+    ended, so a provisionally named key older than ``PENDING_STALE_SECONDS`` (by the service's clock: this
+    create's own ``createdAt`` is "now") is a leftover of a create that failed. The tenant is listed when
+    this create had an unknown outcome, and otherwise once per tenant per ledger (provider process). Best
+    effort: a failure is reported and leaves the leftovers to a later create.
+    """
+    first = ledger.swept.claim(tenant_id)
+    if not (first or own_leftovers):
+        return
+    created = parse_time(now) if now else None
+    stale_before = created - dt.timedelta(seconds=PENDING_STALE_SECONDS) if created else None
+    stale = 0
+    try:
+        with client.operation():
+            for k in client.list_keys(tenant_id):
+                if k.public_key == keep:
+                    continue
+                made = parse_time(k.created_at) if k.created_at else None
+                old = (PENDING_NAME.fullmatch(k.name) is not None and stale_before is not None
+                       and made is not None and made <= stale_before)
+                if k.name == pending or old:
+                    with contextlib.suppress(NotFoundError):
+                        client.delete_key(tenant_id, k.public_key)
+                    stale += old
+    except ImburseAPIError as exc:
+        ledger.swept.release(tenant_id)
+        warn(f"Could not look for keys left over by failed creates in tenant {tenant_id} "
+             f"({exc.message}). {STALE_HINT}")
+        return
+    if stale:
+        warn(f"Revoked {stale} key(s) named {PENDING_NAME_PREFIX}... in tenant {tenant_id}: "
+             "left over by creates that failed at least "
+             f"{PENDING_STALE_SECONDS // 60} minutes ago; nobody held their private keys.")
+
+
+def read_key(client: ImburseClient, tenant_id: str, public_key: str) -> ApiKey | None:
+    """The key as the service has it now, or ``None`` if it is gone (revoked, in Pulumi or outside it)."""
+    try:
+        return client.get_key(tenant_id, public_key)
+    except NotFoundError:
+        return None
+
+
+def revoke_key(client: ImburseClient, tenant_id: str, public_key: str) -> bool:
+    """Revoke a key; ``False`` if it was already gone (the goal is met either way)."""
+    try:
+        client.delete_key(tenant_id, public_key)
+    except NotFoundError:
+        return False
+    return True
+
+
+def with_message(exc: ImburseAPIError, message: str) -> ImburseAPIError:
+    """``exc``'s class, status, request and extras (``retry_after``) with ``message``."""
+    new = type(exc)(message, status=exc.status, method=exc.method, path=exc.path)
+    for k, v in vars(exc).items():
+        if k not in ("status", "method", "path", "message"):
+            setattr(new, k, v)
+    return new
+
+
+def create_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str, *, tries: int,
+                 left: ImburseAPIError | None = None) -> ImburseAPIError:
+    """The error of a create that got no key, saying whether an attempt may have left one and what becomes of it.
+
+    ``exc`` as it is for a first attempt that was simply refused; ``left`` is why a key an attempt may have
+    made could not be revoked.
+    """
+    if tries == 1 and left is None:
+        return exc
+    what = f"creating key {name!r} in tenant {tenant_id} failed after {tries} attempts ({exc.message})."
+    if left is None:
+        return with_message(exc, f"{what} Every key an earlier attempt may have made was revoked: nothing is left "
+                                 "behind. Run the update again.")
+    hint = (STALE_HINT if PENDING_NAME.fullmatch(pending) else
+            f"No state will ever hold it: revoke the tenant's keys named {pending!r} yourself (a name generated "
+            "for this create, so no other key carries it).")
+    return with_message(exc, (
+        f"{what} The last attempt may have made a key, named {pending!r}, that could not be revoked "
+        f"({left.message}); nobody holds its private key. {hint}"))
