@@ -21,6 +21,8 @@ from pulumi_imburse.auth import hmac_authorization
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 
+from .support.locks import fixed_ports
+
 TOOLS_BIN = Path(__file__).resolve().parents[1] / ".tools" / "bin"
 if TOOLS_BIN.is_dir() and str(TOOLS_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -39,6 +41,13 @@ def emulator() -> Iterator[EmulatorProcess]:
     """The ``imburse-emulator`` console script, started once on a free port with a temporary db."""
     with EmulatorProcess() as emu:
         yield emu
+
+
+@pytest.fixture
+def fixed_port() -> Iterator[None]:
+    """For a test that binds a fixed port (``make demo``'s): it waits until no other test on the machine does."""
+    with fixed_ports():
+        yield
 
 
 @pytest.fixture
