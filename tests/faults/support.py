@@ -39,7 +39,6 @@ FAULTS: Final[dict[str, Any]] = {
 then answered 504, and some latency. ``retryAfterSeconds`` is 0 here so tests stay fast; one test uses 1."""
 
 T = TypeVar("T")
-P = TypeVar("P")
 R = TypeVar("R")
 
 
@@ -143,12 +142,6 @@ class Engine:
 def account_client(emu: EmulatorProcess) -> ImburseClient:
     """A client of the emulator's bootstrap account key, for arranging and checking state out of band."""
     return ImburseClient(emu.base_url, emu.public_key, emu.private_key, account_id=emu.account_id)
-
-
-def provider_with(provider: Callable[..., P], client: Any) -> P:
-    """A ``provider`` (a dynamic provider class) that calls the API through ``client`` (the account client, or a
-    failing one around it), as the provider host would run it."""
-    return provider(client=lambda: client)
 
 
 def count(emu: EmulatorProcess, route: str) -> int:

@@ -18,11 +18,15 @@ from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.errors import ServerError
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
 
-from .support import provider_with
 from .test_recovery import FailingService
 
 ROLES = ["tenant-app-read"]
 ROTATION_DAYS, GRACE_DAYS = 90, 7
+
+
+def provider_with(monkeypatch: pytest.MonkeyPatch, client: Any) -> RotatingTenantKeyProvider:
+    monkeypatch.setattr(RotatingTenantKeyProvider, "client", property(lambda _self: client))
+    return RotatingTenantKeyProvider()
 
 
 def live(api: ImburseClient, tenant_id: str) -> set[str]:
@@ -46,16 +50,16 @@ def rotated_once(provider: RotatingTenantKeyProvider, emulator: EmulatorProcess,
 
 
 def test_a_rotation_whose_new_key_cannot_be_named_leaves_only_the_keys_in_state_then_converges(
-        emulator: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
-    id_, outs, inputs = rotated_once(provider_with(RotatingTenantKeyProvider, api), emulator, tenant)
+        monkeypatch: pytest.MonkeyPatch, emulator: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
+    id_, outs, inputs = rotated_once(provider_with(monkeypatch, api), emulator, tenant)
     a, b = outs["previousPublicKey"], outs["publicKey"]
     emulator.age_key(tenant, b, ROTATION_DAYS + 1)  # b is due, and a's grace period is long over
-    refreshed = provider_with(RotatingTenantKeyProvider, api).read(id_, outs).outs
+    refreshed = RotatingTenantKeyProvider().read(id_, outs).outs
     assert refreshed is not None
 
     failing = FailingService(api, fail=("update_key",))  # the rename of the new key fails: it is revoked
     with pytest.raises(ServerError) as err:
-        provider_with(RotatingTenantKeyProvider, failing).update(id_, refreshed, inputs)
+        provider_with(monkeypatch, failing).update(id_, refreshed, inputs)
     assert failing.calls[:2] == ["delete_key", "create_key"]  # the previous key first, the new key last
     # The message names the key's name and says what became of it, without calling it a TenantKey.
     assert repr(inputs["name"]) in str(err.value) and "it was revoked" in str(err.value)
@@ -63,25 +67,25 @@ def test_a_rotation_whose_new_key_cannot_be_named_leaves_only_the_keys_in_state_
     assert live(api, tenant) == {b}  # a (grace over) revoked, the new key revoked: nothing the state lacks
 
     # The engine kept the old outputs (a and b); the next update finds a already gone and converges.
-    again = provider_with(RotatingTenantKeyProvider, api).update(id_, refreshed, inputs).outs
+    again = provider_with(monkeypatch, api).update(id_, refreshed, inputs).outs
     assert again is not None and again["previousPublicKey"] == b and again["publicKey"] not in (a, b)
     assert live(api, tenant) == {b, again["publicKey"]}
 
 
 def test_an_update_whose_previous_key_cannot_be_revoked_creates_nothing(
-        emulator: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
-    id_, outs, inputs = rotated_once(provider_with(RotatingTenantKeyProvider, api), emulator, tenant)
+        monkeypatch: pytest.MonkeyPatch, emulator: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
+    id_, outs, inputs = rotated_once(provider_with(monkeypatch, api), emulator, tenant)
     a, b = outs["previousPublicKey"], outs["publicKey"]
     emulator.age_key(tenant, b, ROTATION_DAYS + 1)
-    refreshed = provider_with(RotatingTenantKeyProvider, api).read(id_, outs).outs
+    refreshed = RotatingTenantKeyProvider().read(id_, outs).outs
     assert refreshed is not None
 
     failing = FailingService(api, fail=("delete_key",))
     with pytest.raises(ServerError):
-        provider_with(RotatingTenantKeyProvider, failing).update(id_, refreshed, inputs)
+        provider_with(monkeypatch, failing).update(id_, refreshed, inputs)
     assert "create_key" not in failing.calls
     assert live(api, tenant) == {a, b}  # exactly what the state (the old outputs) says
 
-    again = provider_with(RotatingTenantKeyProvider, api).update(id_, refreshed, inputs).outs
+    again = provider_with(monkeypatch, api).update(id_, refreshed, inputs).outs
     assert again is not None and again["previousPublicKey"] == b
     assert live(api, tenant) == {b, again["publicKey"]}

@@ -24,8 +24,6 @@ from pulumi_imburse.errors import ImburseAPIError, OutcomeUnknownError, ServerEr
 from pulumi_imburse.tenant_key import TenantKeyProvider
 from pulumi_imburse.validation import PENDING_NAME
 
-from .support import provider_with
-
 ROLES = ["tenant-app-read"]
 STALE_DAYS = 15 / (24 * 60)
 """The documented age (15 minutes) from which a provisionally named key is a failed create's leftover."""
@@ -73,6 +71,11 @@ def emu() -> Iterator[EmulatorProcess]:
         yield e
 
 
+def provider_with(monkeypatch: pytest.MonkeyPatch, client: Any) -> TenantKeyProvider:
+    monkeypatch.setattr(TenantKeyProvider, "client", property(lambda _self: client))
+    return TenantKeyProvider()
+
+
 def create(provider: TenantKeyProvider, tenant_id: str, resource: str = "ci", **inputs: Any) -> dict[str, Any]:
     """Check then Create, as the provider host does for a new resource; the outputs."""
     news = {"tenantId": tenant_id, "roles": ROLES, "namePrefix": resource, **inputs}
@@ -92,7 +95,7 @@ def test_a_failed_reconciliation_names_the_key_it_left_and_a_later_create_revoke
         monkeypatch: pytest.MonkeyPatch, emu: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, lose_answers=1, fail=("list_keys",))
     with pytest.raises(ImburseAPIError) as err:
-        create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+        create(provider_with(monkeypatch, failing), tenant, name="ci")
     assert failing.calls == ["create_key", "list_keys"]  # stopped: no second key it could not account for
     (left_pk, left_name), = live(api, tenant).items()
     assert PENDING_NAME.fullmatch(left_name)
@@ -100,12 +103,12 @@ def test_a_failed_reconciliation_names_the_key_it_left_and_a_later_create_revoke
     assert left_name in message and "nobody holds its private key" in message and "15 or more minutes" in message
 
     # A later create in the tenant, while the leftover is younger than 15 minutes: it stays (it could be in use).
-    first = create(provider_with(TenantKeyProvider, api), tenant, resource="other", name="ci")
+    first = create(provider_with(monkeypatch, api), tenant, resource="other", name="ci")
     assert live(api, tenant) == {left_pk: left_name, first["publicKey"]: "ci"}
     # Once it is 15 minutes old, the next create in the tenant (a new provider process) revokes it.
     emu.age_key(tenant, left_pk, days=STALE_DAYS)
     monkeypatch.setattr(tenant_key, "_SWEPT", tenant_key._TenantMemo())
-    second = create(provider_with(TenantKeyProvider, api), tenant, resource="third", name="ci")
+    second = create(provider_with(monkeypatch, api), tenant, resource="third", name="ci")
     assert live(api, tenant) == {first["publicKey"]: "ci", second["publicKey"]: "ci"}
 
 
@@ -113,7 +116,7 @@ def test_a_failed_revoke_during_reconciliation_is_surfaced_the_same_way(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, lose_answers=1, fail=("delete_key",))
     with pytest.raises(ImburseAPIError) as err:
-        create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+        create(provider_with(monkeypatch, failing), tenant, name="ci")
     (left_name,) = live(api, tenant).values()
     assert PENDING_NAME.fullmatch(left_name) and left_name in str(err.value)
 
@@ -122,7 +125,7 @@ def test_a_key_that_cannot_be_named_is_revoked_and_nothing_is_recorded(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, fail=("update_key",))
     with pytest.raises(ImburseAPIError) as err:
-        create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+        create(provider_with(monkeypatch, failing), tenant, name="ci")
     assert failing.calls.count("update_key") == tenant_key.RENAME_ROUNDS == 2
     assert live(api, tenant) == {}
     assert "it was revoked, so nothing is left behind" in str(err.value)
@@ -131,7 +134,7 @@ def test_a_key_that_cannot_be_named_is_revoked_and_nothing_is_recorded(
 def test_a_rename_that_fails_one_round_of_retries_is_given_another(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, fail_first=("update_key",))
-    outs = create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+    outs = create(provider_with(monkeypatch, failing), tenant, name="ci")
     assert failing.calls[:3] == ["create_key", "update_key", "update_key"]
     assert live(api, tenant) == {outs["publicKey"]: "ci"}
     assert outs["name"] == "ci" and outs["privateKey"]
@@ -141,7 +144,7 @@ def test_a_key_that_can_be_neither_named_nor_revoked_is_named_in_the_error(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, fail=("update_key", "delete_key"))
     with pytest.raises(ImburseAPIError) as err:
-        create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+        create(provider_with(monkeypatch, failing), tenant, name="ci")
     ((public_key, name),) = live(api, tenant).items()
     assert PENDING_NAME.fullmatch(name)
     assert public_key in str(err.value) and name in str(err.value)
@@ -151,7 +154,7 @@ def test_a_lost_answer_then_a_successful_create_leaves_exactly_one_key(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     foreign = api.create_key(tenant, ROLES, "ci").public_key
     failing = FailingService(api, lose_answers=2)
-    outs = create(provider_with(TenantKeyProvider, failing), tenant, name="ci")
+    outs = create(provider_with(monkeypatch, failing), tenant, name="ci")
     assert failing.calls.count("create_key") == 3
     assert live(api, tenant) == {foreign: "ci", outs["publicKey"]: "ci"}
     assert outs["name"] == "ci" and outs["privateKey"]
@@ -163,7 +166,7 @@ def test_a_lost_answer_then_a_successful_create_leaves_exactly_one_key(
 def test_a_key_with_a_generated_name_is_created_in_one_request_under_that_name(
         monkeypatch: pytest.MonkeyPatch, emu: EmulatorProcess, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api)
-    outs = create(provider_with(TenantKeyProvider, failing), tenant, resource="checkout")
+    outs = create(provider_with(monkeypatch, failing), tenant, resource="checkout")
     assert failing.calls[0] == "create_key" and "update_key" not in failing.calls  # no provisional name, no rename
     assert tenant_key.is_generated_name(outs["name"], "checkout")
     assert live(api, tenant) == {outs["publicKey"]: outs["name"]}
@@ -174,18 +177,18 @@ def test_lost_answers_of_a_generated_name_create_revoke_only_that_name(
     # A key made by hand with the resource's prefix, and one named like a generated name of it: neither is touched.
     foreign = {api.create_key(tenant, ROLES, n).public_key: n for n in ("checkout", "checkout-0badcafe")}
     failing = FailingService(api, lose_answers=2)
-    outs = create(provider_with(TenantKeyProvider, failing), tenant, resource="checkout")
+    outs = create(provider_with(monkeypatch, failing), tenant, resource="checkout")
     assert failing.calls.count("create_key") == 3 and "update_key" not in failing.calls
     assert live(api, tenant) == {**foreign, outs["publicKey"]: outs["name"]}  # the two lost keys were revoked
 
 
 def test_a_declared_name_copied_from_a_generated_one_takes_the_provisional_route(
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
-    first = create(provider_with(TenantKeyProvider, api), tenant, resource="checkout")
+    first = create(provider_with(monkeypatch, api), tenant, resource="checkout")
     # The same name declared (copied from the state) by another resource, whose create loses its answer once:
     # the key already carrying that name must survive.
     failing = FailingService(api, lose_answers=1)
-    second = create(provider_with(TenantKeyProvider, failing), tenant, resource="copy", name=first["name"])
+    second = create(provider_with(monkeypatch, failing), tenant, resource="copy", name=first["name"])
     assert "update_key" in failing.calls  # provisional name, then the rename
     assert live(api, tenant) == {first["publicKey"]: first["name"], second["publicKey"]: first["name"]}
 
@@ -194,7 +197,7 @@ def test_a_generated_name_key_that_cannot_be_revoked_after_a_lost_answer_is_name
         monkeypatch: pytest.MonkeyPatch, api: ImburseClient, tenant: str) -> None:
     failing = FailingService(api, lose_answers=1, fail=("list_keys",))
     with pytest.raises(ImburseAPIError) as err:
-        create(provider_with(TenantKeyProvider, failing), tenant, resource="checkout")
+        create(provider_with(monkeypatch, failing), tenant, resource="checkout")
     ((_, left_name),) = live(api, tenant).items()
     assert tenant_key.is_generated_name(left_name, "checkout")
     assert left_name in str(err.value) and "revoke the tenant's keys named" in str(err.value)
