@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test lint typecheck pytest demo bench mutate pulumi-cli sdks node clean clean-tools
+.PHONY: test check lint typecheck pytest demo bench mutate pulumi-cli sdks node clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,14 +47,22 @@ node: $(TS_EXAMPLE)
 ## test: lint, type-check and run the whole test suite against the embedded emulator and the real Pulumi CLI
 test: lint typecheck pytest
 
+## check: the inner loop, well under a minute: lint, type-check and the unit tests (pytest -m unit)
+check: lint typecheck
+	$(VENV)/bin/pytest -m unit -q $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs the tests in pytest's own process); each worker has
+# its own session emulator. worksteal hands each worker a contiguous half and rebalances the tail, so a module's
+# fixtures are rarely set up twice.
+PYTEST_WORKERS ?= auto
 pytest: $(STAMP) pulumi-cli node
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## demo: start the emulator and deploy the root stack against it with the Pulumi CLI
 demo: $(STAMP) pulumi-cli

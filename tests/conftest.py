@@ -1,4 +1,5 @@
-"""Shared fixtures: one real emulator process per test session, and a fresh tenant per test.
+"""Shared fixtures: one real emulator process per test session (per xdist worker), its account client, and a fresh
+tenant per test.
 
 The project's own Pulumi CLI (`make pulumi-cli`, .tools/bin) goes first on PATH, so `pytest` run by hand
 uses the same CLI as `make test`. A test that needs the CLI and finds none fails (it is not skipped).
@@ -17,7 +18,10 @@ import requests
 
 from pulumi_imburse import routes
 from pulumi_imburse.auth import hmac_authorization
+from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+
+from .support.locks import fixed_ports
 
 TOOLS_BIN = Path(__file__).resolve().parents[1] / ".tools" / "bin"
 if TOOLS_BIN.is_dir() and str(TOOLS_BIN) not in os.environ.get("PATH", "").split(os.pathsep):
@@ -37,6 +41,40 @@ def emulator() -> Iterator[EmulatorProcess]:
     """The ``imburse-emulator`` console script, started once on a free port with a temporary db."""
     with EmulatorProcess() as emu:
         yield emu
+
+
+@pytest.fixture
+def fixed_port() -> Iterator[None]:
+    """For a test that binds a fixed port (``make demo``'s): it waits until no other test on the machine does."""
+    with fixed_ports():
+        yield
+
+
+@pytest.fixture
+def emu(emulator: EmulatorProcess) -> EmulatorProcess:
+    """The emulator a test's ``api`` and ``existing_tenant`` use: the session's, unless the test module defines an
+    ``emu`` of its own (a fresh process, for faults or request counts that other tests must not disturb)."""
+    return emulator
+
+
+@pytest.fixture
+def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
+    """A client of the emulator's account key, for arranging and checking state out of band; no faults are left
+    over from another test, nor left to the next."""
+    emu.clear_faults()
+    with ImburseClient(emu.base_url, emu.public_key, emu.private_key, account_id=emu.account_id) as client:
+        yield client
+    emu.clear_faults()
+
+
+@pytest.fixture
+def existing_tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A tenant made outside Pulumi, named after the test; deleted with its keys after the test, unless the test
+    deleted it."""
+    tenant_id = api.create_tenant(f"Existing {request.node.name}"[:100]).tenant_id
+    yield tenant_id
+    if tenant_id in {t.tenant_id for t in api.list_tenants()}:
+        api.delete_tenant(tenant_id)
 
 
 def account_token(emu: EmulatorProcess) -> str:

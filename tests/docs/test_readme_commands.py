@@ -24,6 +24,7 @@ entry of ``NOT_RUN``, ``EXPECTED`` or ``EXPECTED_EXIT`` that no README has any m
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import json
@@ -40,6 +41,8 @@ import pytest
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+
+from ..support.locks import fixed_ports
 
 pytestmark = pytest.mark.integration
 
@@ -366,12 +369,20 @@ def _run(s: Sandbox, command: Command, text: str) -> Ran:
     return Ran(command, result.returncode, result.stdout + result.stderr)
 
 
+def _binds_fixed_port(readme: str) -> bool:
+    """Whether a command of ``readme`` starts a service on a fixed port (``--port`` other than 0)."""
+    return any(re.search(r"--port [1-9]", c.text) for c in commands(readme) if c.key not in NOT_RUN)
+
+
 @pytest.fixture
 def sandbox(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[Callable[[str], Sandbox]]:
     made: list[Sandbox] = []
+    locks = contextlib.ExitStack()
 
     def make(readme: str) -> Sandbox:
         scenario = SCENARIOS.get(readme, Scenario())
+        if _binds_fixed_port(readme):
+            locks.enter_context(fixed_ports())  # until its background services are stopped
         root = tmp_path / "repo"
         _copy_repo(root)
         # A reader's checkout has its virtualenv (`make .venv/.installed`), which the projects' `virtualenv:`
@@ -403,11 +414,12 @@ def sandbox(tmp_path: Path, emulator: EmulatorProcess) -> Iterator[Callable[[str
             scenario.setup(box)
         return box
 
-    yield make
-    for box in made:
-        for proc in box.background:
-            proc.terminate()
-            proc.wait(timeout=10)
+    with locks:
+        yield make
+        for box in made:
+            for proc in box.background:
+                proc.terminate()
+                proc.wait(timeout=10)
 
 
 # ---------------------------------------------------------------------------- the tests

@@ -27,7 +27,7 @@ from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.errors import NotFoundError
 
 from ..provider.harness import urn
-from .support import CREATE_KEY_ROUTE, Engine, Key, account_client, key_props, pmap
+from .support import CREATE_KEY_ROUTE, Engine, Key, key_props, pmap
 
 ROLES = ["tenant-app-read"]
 STALE_DAYS = 15 / (24 * 60)
@@ -38,21 +38,6 @@ STALE_DAYS = 15 / (24 * 60)
 def emu() -> Iterator[EmulatorProcess]:
     with EmulatorProcess() as e:
         yield e
-
-
-@pytest.fixture
-def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
-    emu.clear_faults()
-    with account_client(emu) as client:
-        yield client
-    emu.clear_faults()
-
-
-@pytest.fixture
-def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tenant_id = api.create_tenant(f"names {request.node.name}"[:100]).tenant_id
-    yield tenant_id
-    api.delete_tenant(tenant_id)
 
 
 def same_named(tenant_id: str, count: int, stack: str, name: str = "ci") -> list[Key]:

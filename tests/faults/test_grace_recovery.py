@@ -9,7 +9,6 @@ already revoked. The failures are injected around the real client of the emulato
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,30 +19,10 @@ from pulumi_imburse.errors import ServerError
 from pulumi_imburse.ledger import Ledger
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
 
-from .support import account_client
 from .test_recovery import FailingService
 
 ROLES = ["tenant-app-read"]
 ROTATION_DAYS, GRACE_DAYS = 90, 7
-
-
-@pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    with account_client(emulator) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tenant_id = api.create_tenant(f"grace {request.node.name}"[:100]).tenant_id
-    yield tenant_id
-    api.delete_tenant(tenant_id)
-
-
-@pytest.fixture
-def ledger() -> Ledger:
-    """The memory of one provider process (a test is one process unless it makes a new ledger)."""
-    return Ledger()
 
 
 def provider_with(ledger: Ledger, client: Any) -> RotatingTenantKeyProvider:

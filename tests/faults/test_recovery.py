@@ -25,8 +25,6 @@ from pulumi_imburse.ledger import Ledger
 from pulumi_imburse.tenant_key import TenantKeyProvider
 from pulumi_imburse.validation import PENDING_NAME
 
-from .support import account_client
-
 ROLES = ["tenant-app-read"]
 STALE_DAYS = 15 / (24 * 60)
 """The documented age (15 minutes) from which a provisionally named key is a failed create's leftover."""
@@ -72,25 +70,6 @@ class FailingService:
 def emu() -> Iterator[EmulatorProcess]:
     with EmulatorProcess() as e:
         yield e
-
-
-@pytest.fixture
-def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
-    with account_client(emu) as client:
-        yield client
-
-
-@pytest.fixture
-def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tenant_id = api.create_tenant(f"recovery {request.node.name}"[:100]).tenant_id
-    yield tenant_id
-    api.delete_tenant(tenant_id)
-
-
-@pytest.fixture
-def ledger() -> Ledger:
-    """The memory of one provider process (a test is one process unless it makes a new ledger)."""
-    return Ledger()
 
 
 def provider_with(ledger: Ledger, client: Any) -> TenantKeyProvider:

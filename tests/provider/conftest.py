@@ -1,4 +1,4 @@
-"""Fixtures for the provider tests: a configured host, an out-of-band client, a fresh tenant."""
+"""Fixtures for the provider tests: a configured host and a fresh tenant (``api``: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 
 from ..support.host import ProviderHost
@@ -24,14 +23,6 @@ def host(emulator: EmulatorProcess, tmp_path: Path) -> Iterator[ProviderHost]:
 
 
 @pytest.fixture
-def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
-    """A client of the emulator's account key, for arranging and checking state out of band."""
-    with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as c:
-        yield c
-
-
-@pytest.fixture
-def tenant_id(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tid = api.create_tenant(f"provider {request.node.name}"[:100]).tenant_id
-    yield tid
-    api.delete_tenant(tid)
+def tenant_id(existing_tenant: str) -> str:
+    """The id of a fresh tenant (tests/conftest.py's ``existing_tenant``)."""
+    return existing_tenant

@@ -9,10 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 
 REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.usefixtures("fixed_port")  # the demo's emulator listens on 127.0.0.1:18787
 
 
 def run_demo(demo_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
