@@ -3,6 +3,7 @@
 #
 #   scripts/dist.sh            everything below, for this machine's OS and architecture
 #   scripts/dist.sh plugin     only the plugin archive (the release matrix builds one per OS/architecture)
+#   scripts/dist.sh checksums  SHA256SUMS again (the release job adds the other platforms' archives first)
 #
 # dist/
 #   pulumi_imburse-V-py3-none-any.whl, pulumi_imburse-V.tar.gz      PyPI `pulumi-imburse` (twine check --strict)
@@ -170,10 +171,15 @@ build_policy_pack() {
     (cd "$BUILD/policy" && tar -cf - "$PACK" | gzip -n -9 >"$DIST/$PACK-v$VERSION.tar.gz")
 }
 
-if [ "${1:-}" = plugin ]; then
-    build_plugin
-    exit 0
-fi
+# SHA256SUMS of every file in dist/ (`sha256sum -c SHA256SUMS` checks them).
+checksums() {
+    (cd "$DIST" && find . -type f ! -name SHA256SUMS | sed 's#^\./##' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
+}
+
+case "${1:-}" in
+    plugin) build_plugin; exit 0 ;;
+    checksums) checksums; exit 0 ;;  # the release job, after adding the other platforms' plugin archives
+esac
 
 start=$SECONDS
 rm -rf "$DIST" && mkdir -p "$DIST" "$BUILD"
@@ -195,6 +201,6 @@ build_go
 say "the policy pack"
 build_policy_pack
 cp provider/pulumi_imburse/plugin/schema.json "$DIST/schema.json"
-(cd "$DIST" && find . -type f ! -name SHA256SUMS | sed 's#^\./##' | LC_ALL=C sort | xargs sha256sum >SHA256SUMS)
+checksums
 say "built in $((SECONDS - start)) s:"
 (cd "$DIST" && find . -maxdepth 1 -type f -exec ls -l {} + | awk '{printf "dist:   %10d  %s\n", $5, $9}' >&2)
