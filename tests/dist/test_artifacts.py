@@ -90,7 +90,7 @@ def test_typescript_from_the_npm_tarball(dist: Path, wheel_emulator: EmulatorPro
     # The tarball, and the oldest @pulumi/pulumi it claims (schema.SDK_PULUMI_FLOOR) from the registry.
     project.run(npm, "install", "--no-audit", "--no-fund", str(dist / f"pulumi-imburse-imburse-{VERSION}.tgz"),
                 f"@pulumi/pulumi@{schema.SDK_PULUMI_FLOOR}", "typescript@5", "@types/node@20")
-    installed = json.loads(project.run(npm, "ls", "--json", "--long", "@pulumi-imburse/imburse").stdout)
+    installed = json.loads(project.run(npm, "ls", "--json", "--long", "--depth=0").stdout)
     sdk = installed["dependencies"]["@pulumi-imburse/imburse"]
     assert sdk["version"] == VERSION
     assert Path(sdk["path"]).resolve().is_relative_to(project.dir.resolve())

@@ -5,6 +5,8 @@
 //
 // A tenant and two keys; the ci key's roles come from stack config ciRoles (comma-separated). Prints the change
 // counts as JSON on its last line.
+import * as fs from "node:fs";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as auto from "@pulumi/pulumi/automation";
 import * as imburse from "@pulumi-imburse/imburse";
@@ -19,7 +21,8 @@ async function program(): Promise<Record<string, pulumi.Output<string>>> {
 
 async function main(): Promise<void> {
     const [op, stackName, workDir] = process.argv.slice(2);
-    const stack = await auto.LocalWorkspace.selectStack({ stackName, workDir, program });
+    const projectName = /^name:\s*(\S+)/m.exec(fs.readFileSync(path.join(workDir, "Pulumi.yaml"), "utf8"))![1];
+    const stack = await auto.LocalWorkspace.selectStack({ stackName, projectName, program }, { workDir });
     let changes: Record<string, number> | undefined;
     if (op === "up") {
         changes = (await stack.up({ onOutput: (s) => process.stderr.write(s) })).summary.resourceChanges;
