@@ -79,6 +79,8 @@ def make_venv(path: Path, *requirements: str) -> Path:
     """A virtualenv at ``path`` with ``requirements`` pip-installed (dist/ files and the registry); its bin/."""
     venv.create(path, with_pip=True)
     bin_dir = path / "bin"
+    if not requirements:
+        return bin_dir
     pip = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                           *requirements], capture_output=True, text=True, timeout=900, check=False, cwd=path)
     assert pip.returncode == 0, pip.stdout + pip.stderr
