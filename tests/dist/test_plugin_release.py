@@ -4,6 +4,7 @@ release server (checksum enforced), and served to the engine without any Python.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import tarfile
@@ -22,6 +23,10 @@ def test_archive_holds_the_executable_at_its_root_and_serves_the_schema_with_no_
         assert "pulumi-resource-imburse" in names and "_internal" in names
         archive.extractall(tmp_path / "plugin", filter="tar")
     exe = tmp_path / "plugin" / "pulumi-resource-imburse"
+    # A native executable with its own Python runtime, not a script naming an interpreter (a console script's
+    # absolute #! line would run without python on PATH too).
+    assert exe.read_bytes()[:4] == b"\x7fELF"
+    assert any(re.fullmatch(r"_internal/libpython3\.\d+\.so[.\d]*", n) for n in names)
     path = str(TOOLS_BIN)  # the Pulumi CLI alone: no python, python3, no virtualenv
     assert shutil.which("python3", path=path) is None and shutil.which("python", path=path) is None
     env = {"PATH": path, "PULUMI_HOME": str(tmp_path / "home"), "PULUMI_SKIP_UPDATE_CHECK": "true",
