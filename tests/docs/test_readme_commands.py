@@ -55,7 +55,7 @@ DEMO_PASSPHRASE = "pulumi-imburse-demo"  # examples/demo.py: the root Pulumi.dev
 NETWORK = "installs from the package index (network), which a test must not depend on"
 RELEASED = ("installs a release from a registry or GitHub (there is none yet, and a test talks to loopback "
             "only); ")
-DIST_FILES = ("run as written by tests/dist/test_readme_install.py, from a clone's root after make dist (this "
+DIST_FILES = ("run as written by tests/release/test_readme_install.py, from a clone's root after make dist (this "
               "sandbox is a copy without ignored files, so without dist/)")
 REAL_SANDBOX = "deploys against the real Imburse sandbox that the stack's imburse:baseUrl names"
 
@@ -67,9 +67,9 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "runs the whole suite, this test included; CI runs it (.ci/run)",
     ("README.md", "git clone https://github.com/pulumi-imburse/pulumi-imburse.git && cd pulumi-imburse && make dist"):
         "clones from GitHub (a test talks to loopback only); the sandbox is such a clone, and make dist is what "
-        "tests/dist's session fixture runs",
+        "tests/release's session fixture runs",
     ("README.md", "pulumi plugin install resource imburse v0.1.0 --server github://api.github.com/pulumi-imburse"):
-        RELEASED + "tests/dist/test_plugin_release.py runs it with --server pointing at dist/ served on loopback "
+        RELEASED + "tests/release/test_plugin_release.py runs it with --server pointing at dist/ served on loopback "
         "in the release's layout",
     ("README.md", "pulumi plugin install resource imburse v0.1.0 --file "
                   "dist/pulumi-resource-imburse-v0.1.0-linux-amd64.tar.gz"): DIST_FILES,
@@ -79,15 +79,15 @@ NOT_RUN: dict[tuple[str, str], str] = {
     ("README.md", "pip install dist/pulumi_imburse-0.1.0-py3-none-any.whl"): DIST_FILES,
     ("README.md", "pip install dist/pulumi_imburse_sdk-0.1.0-py3-none-any.whl"): DIST_FILES,
     ("README.md", "npm install @pulumi-imburse/imburse"):
-        RELEASED + "tests/dist/test_artifacts.py installs the npm tarball of dist/ instead",
+        RELEASED + "tests/release/test_artifacts.py installs the npm tarball of dist/ instead",
     ("README.md", "npm install /path/to/dist/pulumi-imburse-imburse-0.1.0.tgz"):
-        "tests/dist/test_artifacts.py (TypeScript) runs this npm install of dist/'s tarball in a project outside "
+        "tests/release/test_artifacts.py (TypeScript) runs this npm install of dist/'s tarball in a project outside "
         "the checkout (dist/ is not in this sandbox), with the registry's @pulumi/pulumi at the SDK's floor",
     ("README.md", "go get github.com/pulumi-imburse/pulumi-imburse/sdk@v0.1.0"):
-        RELEASED + "tests/dist/test_artifacts.py (Go) runs this go get against dist/goproxy",
+        RELEASED + "tests/release/test_artifacts.py (Go) runs this go get against dist/goproxy",
     ("README.md", "GOPROXY=file:///path/to/dist/goproxy,https://proxy.golang.org GONOSUMDB=github.com/pulumi-imburse "
                   "go get github.com/pulumi-imburse/pulumi-imburse/sdk@v0.1.0"):
-        "tests/dist/test_artifacts.py (Go) runs this go get with GOPROXY=file://<dist>/goproxy,<the Go proxy> "
+        "tests/release/test_artifacts.py (Go) runs this go get with GOPROXY=file://<dist>/goproxy,<the Go proxy> "
         "and GONOSUMDB in a module outside the checkout (dist/ is not in this sandbox)",
     ("README.md", "cd dist && tar xzf imburse-guardrails-v0.1.0.tar.gz && cd imburse-guardrails && python3 -m venv "
                   "venv && venv/bin/pip install -r requirements.txt --find-links .."): DIST_FILES,

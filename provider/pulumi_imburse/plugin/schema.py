@@ -52,7 +52,7 @@ PLUGIN_DOWNLOAD_URL: Final = "github://api.github.com/pulumi-imburse"
 
 SDK_PULUMI_FLOOR: Final = "3.269.0"
 """The oldest Pulumi SDK (``@pulumi/pulumi``, ``pulumi`` on PyPI) the generated SDKs work with: the first with
-``runtime.existsResource`` / ``runtime.exists_resource``, which they call. tests/dist installs the npm tarball
+``runtime.existsResource`` / ``runtime.exists_resource``, which they call. tests/release installs the npm tarball
 with exactly this version."""
 
 SCHEMA_PATH: Final = Path(__file__).with_name("schema.json")
