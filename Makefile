@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test check lint typecheck pytest demo bench mutate pulumi-cli sdks node clean clean-tools
+.PHONY: test check lint typecheck pytest demo bench mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,8 +44,26 @@ $(TS_EXAMPLE): $(TS_SDK) $(wildcard examples/typescript/*.ts) examples/typescrip
 ## node: the Node.js packages (npm ci) and the TypeScript SDK and example compiled with tsc
 node: $(TS_EXAMPLE)
 
+## dist: every release file in dist/ (scripts/dist.sh): wheels, sdists, the plugin archive, the npm tarball, the
+## Go SDK module, the policy pack, schema.json, SHA256SUMS. Rebuilt when a file it is made from changed.
+DIST_STAMP   := dist/SHA256SUMS
+DIST_SOURCES := $(shell find provider sdk policy -type f -not -path '*/__pycache__/*' -not -path '*/node_modules/*' \
+	-not -path 'sdk/nodejs/bin/*' -not -path 'policy/venv/*' -not -name '*.egg-info' 2>/dev/null) \
+	pyproject.toml README.md scripts/dist.sh scripts/plugin.spec
+dist: $(DIST_STAMP)
+$(DIST_STAMP): $(STAMP) $(NODE_STAMP) $(DIST_SOURCES)
+	PYTHON=$(CURDIR)/$(PY) bash scripts/dist.sh
+
+## dist-plugin: only the plugin archive, for this machine's OS and architecture (the release matrix)
+dist-plugin:
+	PYTHON=$(PYTHON) bash scripts/dist.sh plugin
+
+## actionlint: lint every GitHub Actions workflow (ours and examples/gitops') with actionlint (scripts/actionlint.sh)
+actionlint:
+	bash scripts/actionlint.sh
+
 ## test: lint, type-check and run the whole test suite against the embedded emulator and the real Pulumi CLI
-test: lint typecheck pytest
+test: lint typecheck actionlint pytest
 
 ## check: the inner loop, well under a minute: lint, type-check and the unit tests (pytest -m unit)
 check: lint typecheck
@@ -61,7 +79,7 @@ typecheck: $(STAMP)
 # its own session emulator. worksteal hands each worker a contiguous half and rebalances the tail, so a module's
 # fixtures are rarely set up twice.
 PYTEST_WORKERS ?= auto
-pytest: $(STAMP) pulumi-cli node
+pytest: $(STAMP) pulumi-cli node dist
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## demo: start the emulator and deploy the root stack against it with the Pulumi CLI
@@ -77,7 +95,7 @@ mutate: $(STAMP)
 	bash scripts/mutate.sh
 
 clean:
-	rm -rf $(VENV) .demo .mutate .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .mutate .pytest_cache .mypy_cache .ruff_cache dist build
 
 ## clean-tools: remove the project-local Pulumi CLI (make pulumi-cli builds it again)
 clean-tools:

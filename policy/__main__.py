@@ -37,7 +37,8 @@ from typing import Any, Final
 _MISSING = [m for m in ("pulumi_policy", "pulumi_imburse") if importlib.util.find_spec(m) is None]
 if _MISSING:
     sys.exit(f"imburse-guardrails: not installed for {sys.executable}: {', '.join(_MISSING)}. Install the "
-             "pack's requirements: cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt")
+             "pack's requirements in its directory: python3 -m venv venv && venv/bin/pip install -r requirements.txt "
+             "(in a checkout of pulumi-imburse: venv/bin/pip install -e .. -r requirements.txt)")
 
 import grpc
 from pulumi.runtime.proto import analyzer_pb2_grpc

@@ -26,14 +26,13 @@ from .errors import (
     ValidationError,
 )
 from .roles import ACCOUNT_ROLES, TENANT_ROLES
+from .version import __version__
 
 if TYPE_CHECKING:
     from .client import ImburseClient
     from .rotating_key import RotatingTenantKey, RotatingTenantKeyArgs, RotatingTenantKeyProvider
     from .tenant import Tenant, TenantAddressArgs, TenantArgs, TenantProvider
     from .tenant_key import TenantKey, TenantKeyArgs, TenantKeyProvider
-
-__version__ = "0.1.0"
 
 _LAZY = {
     "ImburseClient": ".client",

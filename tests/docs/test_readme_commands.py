@@ -55,6 +55,10 @@ DEMO_PASSPHRASE = "pulumi-imburse-demo"  # examples/demo.py: the root Pulumi.dev
 # ---------------------------------------------------------------------------- what is not run, and why
 
 NETWORK = "installs from the package index (network), which a test must not depend on"
+RELEASED = ("installs a release from a registry or GitHub (there is none yet, and a test talks to loopback "
+            "only); ")
+DIST_FILES = ("run as written by tests/release/test_readme_install.py, from a clone's root after make dist (this "
+              "sandbox is a copy without ignored files, so without dist/)")
 REAL_SANDBOX = "deploys against the real Imburse sandbox that the stack's imburse:baseUrl names"
 
 NOT_RUN: dict[tuple[str, str], str] = {
@@ -63,22 +67,45 @@ NOT_RUN: dict[tuple[str, str], str] = {
         "--reveal, through the real CLI",
     ("README.md", "make test"):
         "runs the whole suite, this test included; CI runs it (.ci/run)",
-    ("README.md", "pip install /path/to/pulumi-imburse"): NETWORK + "; the extras are checked to exist",
-    ("README.md", 'pip install "/path/to/pulumi-imburse[emulator]"'): NETWORK + "; the extras are checked to exist",
-    ("README.md", 'pip install "/path/to/pulumi-imburse[testing]"'): NETWORK + "; the extras are checked to exist",
+    ("README.md", "git clone https://github.com/pulumi-imburse/pulumi-imburse.git && cd pulumi-imburse && make dist"):
+        "clones from GitHub (a test talks to loopback only); the sandbox is such a clone, and make dist is what "
+        "tests/release's session fixture runs",
+    ("README.md", "pulumi plugin install resource imburse v0.1.0 --server github://api.github.com/pulumi-imburse"):
+        RELEASED + "tests/release/test_plugin_release.py runs it with --server pointing at dist/ served on loopback "
+        "in the release's layout",
+    ("README.md", "pulumi plugin install resource imburse v0.1.0 --file "
+                  "dist/pulumi-resource-imburse-v0.1.0-linux-amd64.tar.gz"): DIST_FILES,
+    ("README.md", "pip install pulumi-imburse"): RELEASED + "the extras are checked to exist",
+    ("README.md", 'pip install "pulumi-imburse[emulator]" pulumi_imburse_sdk'):
+        RELEASED + "the extras are checked to exist",
+    ("README.md", "pip install dist/pulumi_imburse-0.1.0-py3-none-any.whl"): DIST_FILES,
+    ("README.md", "pip install dist/pulumi_imburse_sdk-0.1.0-py3-none-any.whl"): DIST_FILES,
+    ("README.md", "npm install @pulumi-imburse/imburse"):
+        RELEASED + "tests/release/test_artifacts.py installs the npm tarball of dist/ instead",
+    ("README.md", "npm install /path/to/dist/pulumi-imburse-imburse-0.1.0.tgz"):
+        "tests/release/test_artifacts.py (TypeScript) runs this npm install of dist/'s tarball in a project outside "
+        "the checkout (dist/ is not in this sandbox), with the registry's @pulumi/pulumi at the SDK's floor",
+    ("README.md", "go get github.com/pulumi-imburse/pulumi-imburse/sdk@v0.1.0"):
+        RELEASED + "tests/release/test_artifacts.py (Go) runs this go get against dist/goproxy",
+    ("README.md", "GOPROXY=file:///path/to/dist/goproxy,https://proxy.golang.org GONOSUMDB=github.com/pulumi-imburse "
+                  "go get github.com/pulumi-imburse/pulumi-imburse/sdk@v0.1.0"):
+        "tests/release/test_artifacts.py (Go) runs this go get with GOPROXY=file://<dist>/goproxy,<the Go proxy> "
+        "and GONOSUMDB in a module outside the checkout (dist/ is not in this sandbox)",
+    ("README.md", "cd dist && tar xzf imburse-guardrails-v0.1.0.tar.gz && cd imburse-guardrails && python3 -m venv "
+                  "venv && venv/bin/pip install -r requirements.txt --find-links .."): DIST_FILES,
     ("README.md", "pulumi login --local"):
         "writes the real ~/.pulumi (the CLI takes ~ from the user database, not $HOME); the sandbox's own file "
         "backend (PULUMI_BACKEND_URL) stands for it",
     ("README.md", "pulumi up"): REAL_SANDBOX + " (the quick start sets https://sandbox-api.imbursepayments.com)",
-    ("README.md", "cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt && cd .."):
+    ("README.md", "cd policy && python3 -m venv venv && venv/bin/pip install -e .. -r requirements.txt && cd .."):
         NETWORK + "; the sandbox gives the pack this interpreter (PULUMI_POLICY_PYTHON), as tests/policy do",
     ("README.md", "pulumi up --policy-pack policy/analyzer --policy-pack-config policy-config.json"):
         REAL_SANDBOX + "; policy/README.md's same command runs against the emulator",
-    ("policy/README.md", "cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt"):
+    ("policy/README.md", "cd policy && python3 -m venv venv && venv/bin/pip install -e .. -r requirements.txt"):
         NETWORK + "; the sandbox gives the pack this interpreter (PULUMI_POLICY_PYTHON), as tests/policy do",
     ("examples/gitops/README.md", "python3 -m venv .venv && .venv/bin/pip install -e ."): NETWORK,
     ("examples/gitops/README.md",
-     "cd policy && python3 -m venv venv && venv/bin/pip install -r requirements.txt && cd .."): NETWORK,
+     "cd policy && python3 -m venv venv && venv/bin/pip install -e .. -r requirements.txt && cd .."): NETWORK,
     ("examples/gitops/README.md", "pulumi login"):
         "logs in to Pulumi Cloud (interactive, an account); the sandbox's file backend stands for it",
     ("examples/gitops/README.md",

@@ -65,4 +65,5 @@ def test_a_python_without_the_packs_requirements_is_told_how_to_install_them() -
     assert "imburse-guardrails: not installed for" in result.stderr
     assert "pulumi_policy, pulumi_imburse" in result.stderr
     assert "venv/bin/pip install -r requirements.txt" in result.stderr
+    assert "venv/bin/pip install -e .. -r requirements.txt" in result.stderr  # in a checkout
     assert "Traceback" not in result.stderr

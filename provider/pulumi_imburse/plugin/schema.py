@@ -14,7 +14,6 @@ the repository (and shipped as package data, which ``GetSchema`` serves); regene
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import inspect
 import json
 import re
@@ -28,6 +27,7 @@ from .. import rotating_key, tenant, tenant_key
 from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
 from ..shapes import Shape
+from ..version import __version__
 
 PACKAGE: Final = "imburse"
 """The package name: resource tokens are ``imburse:index:<Type>``, the plugin ``pulumi-resource-imburse``."""
@@ -43,11 +43,22 @@ PYTHON_PACKAGE: Final = "pulumi_imburse_sdk"
 GO_IMPORT_BASE: Final = "github.com/pulumi-imburse/pulumi-imburse/sdk/go/imburse"
 CSHARP_NAMESPACE: Final = "PulumiImburse"
 
+PLUGIN_DOWNLOAD_URL: Final = "github://api.github.com/pulumi-imburse"
+"""Where the engine downloads a missing plugin: the GitHub releases of ``pulumi-imburse/pulumi-imburse`` (a
+``github://<host>/<org>`` source names the repository ``pulumi-<package>``), asset
+``pulumi-resource-imburse-v<version>-<os>-<arch>.tar.gz`` of release ``v<version>``. Every generated SDK carries it."""
+
+SDK_PULUMI_FLOOR: Final = "3.269.0"
+"""The oldest Pulumi SDK (``@pulumi/pulumi``, ``pulumi`` on PyPI) the generated SDKs work with: the first with
+``runtime.existsResource`` / ``runtime.exists_resource``, which they call. tests/release installs the npm tarball
+with exactly this version."""
+
 SCHEMA_PATH: Final = Path(__file__).with_name("schema.json")
 
 def version() -> str:
-    """The package version (the plugin's version, and the schema's)."""
-    return importlib.metadata.version("pulumi-imburse")
+    """The package version (the plugin's version, and the schema's): :mod:`pulumi_imburse.version`, which a frozen
+    plugin carries too (it has no installed distribution's metadata to read)."""
+    return __version__
 
 
 def _text(doc: str, py_names: Mapping[str, str]) -> str:
@@ -226,15 +237,16 @@ def generate() -> dict[str, Any]:
         "license": "Apache-2.0",
         "publisher": "pulumi-imburse",
         "repository": "https://github.com/pulumi-imburse/pulumi-imburse",
+        "pluginDownloadURL": PLUGIN_DOWNLOAD_URL,
         "meta": {"moduleFormat": "(.*)"},
         "language": {
             "csharp": {"rootNamespace": CSHARP_NAMESPACE, "packageReferences": {"Pulumi": "3.*"},
                        "respectSchemaVersion": True},
             "go": {"importBasePath": GO_IMPORT_BASE, "generateResourceContainerTypes": True,
                    "respectSchemaVersion": True},
-            "nodejs": {"packageName": NODEJS_PACKAGE, "dependencies": {"@pulumi/pulumi": "^3.0.0"},
+            "nodejs": {"packageName": NODEJS_PACKAGE, "dependencies": {"@pulumi/pulumi": f"^{SDK_PULUMI_FLOOR}"},
                        "respectSchemaVersion": True},
-            "python": {"packageName": PYTHON_PACKAGE, "requires": {"pulumi": ">=3.0.0,<4.0.0"},
+            "python": {"packageName": PYTHON_PACKAGE, "requires": {"pulumi": f">={SDK_PULUMI_FLOOR},<4.0.0"},
                        "pyproject": {"enabled": True}, "respectSchemaVersion": True},
         },
         "config": {"variables": config},
