@@ -330,7 +330,7 @@ class RateLimiter:
             return math.inf
         if self.rate is not None:
             self._refill(now)
-            if self._tokens < 1.0:
+            if self._tokens < 1.0 - 1e-9:  # (not a rounding error away from a whole token)
                 return (1.0 - self._tokens) / self.rate
         return 0.0
 

@@ -794,8 +794,8 @@ class AccountRateLimiter:
             now = self._clock()
             tokens, then = self._buckets.get(account, (float(limit.burst), now))
             tokens = min(float(limit.burst), tokens + (now - then) * limit.rate)
-            if tokens >= 1.0:
-                self._buckets[account] = (tokens - 1.0, now)
+            if tokens >= 1.0 - 1e-9:  # (not a rounding error away from a whole token)
+                self._buckets[account] = (max(0.0, tokens - 1.0), now)
                 return None
             self._buckets[account] = (tokens, now)
             self.throttled[account] = self.throttled.get(account, 0) + 1
