@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test check lint typecheck pytest demo bench mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
+.PHONY: test check lint typecheck pytest demo bench bench-rate-limit mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -89,6 +89,10 @@ demo: $(STAMP) pulumi-cli
 ## bench: measure the provider through the Pulumi CLI and the provider host (benchmarks/README.md)
 bench: $(STAMP) pulumi-cli
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
+
+## bench-rate-limit: 100 keys through the plugin at --parallel 64 against a 20 requests/s limit, 10 runs (benchmarks/README.md)
+bench-rate-limit: $(STAMP) pulumi-cli
+	$(PY) benchmarks/rate_limit.py $(BENCH_ARGS)
 
 ## mutate: mutation testing of the core rules against tests/unit, and the share of mutants killed (not in CI)
 mutate: $(STAMP)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from pulumi_imburse import routes
+from pulumi_imburse import routes, transport
 from pulumi_imburse.auth import hmac_authorization
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
@@ -34,6 +34,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("unit") is None:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limiters() -> Iterator[None]:
+    """Every test starts with no account limiter: throttling one test provoked does not pace the next."""
+    transport.forget_limiters()
+    yield
+    transport.forget_limiters()
 
 
 @pytest.fixture(scope="session")

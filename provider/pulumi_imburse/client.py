@@ -12,6 +12,8 @@
   TokenExchangeError`): they do not each repeat it.
 - Every call is one operation with one time budget (:meth:`ImburseClient.operation`), token exchange
   included; errors name the URL and how long was spent.
+- Every client of the process to one account shares that account's limiter
+  (:func:`~pulumi_imburse.transport.shared_limiter`): in-flight bound, ``Retry-After`` pauses, adaptive pace.
 - Every failure is a typed :mod:`pulumi_imburse.errors` exception. No exception, log line or
   ``repr`` holds the private key, the bearer token or the ``Authorization`` header.
 """
@@ -34,7 +36,7 @@ from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from . import routes as r
 from .auth import hmac_authorization
-from .config import Credentials, without_userinfo
+from .config import Credentials, max_concurrent_requests, without_userinfo
 from .errors import (
     AuthenticationError,
     ImburseAPIError,
@@ -56,11 +58,14 @@ from .transport import (
     RETRY_STATUSES,
     Budget,
     BudgetSpent,
+    RateLimiter,
+    RetryBudgetSpent,
     RetryPolicy,
     current_budget,
     imburse_adapter,
     operation_budget,
     repeat,
+    shared_limiter,
 )
 from .validation import Problem, check_address, check_guid, check_name, check_tenant_roles
 
@@ -177,6 +182,10 @@ class ImburseClient:
     :param routes: the route table (``routes.LEGACY_ROUTES`` for the 2019 API generation).
     :param token_refresh_margin: renew the bearer token this many seconds before it expires (at most a
         quarter of its lifetime: :func:`token_refresh_at`).
+    :param limiter: the account's request limiter; default: the process's for this base URL and account
+        (``account_id``, else ``public_key``), bounding requests in flight to ``IMBURSE_MAX_CONCURRENT_REQUESTS``
+        (:func:`~pulumi_imburse.config.max_concurrent_requests`; a bad value raises
+        :class:`~pulumi_imburse.errors.ConfigurationError` naming it).
     """
 
     def __init__(
@@ -191,6 +200,7 @@ class ImburseClient:
         routes: r.RouteTable = r.DEFAULT_ROUTES,
         token_refresh_margin: float = 30.0,
         pool_maxsize: int = POOL_MAXSIZE,
+        limiter: RateLimiter | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("base_url is required")
@@ -216,7 +226,8 @@ class ImburseClient:
         ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
         if ca_bundle:
             self._session.verify = ca_bundle
-        adapter = imburse_adapter(self.retry, pool_maxsize=pool_maxsize)
+        self.limiter = limiter or shared_limiter(self.base_url, account_id or public_key, max_concurrent_requests())
+        adapter = imburse_adapter(self.retry, pool_maxsize=pool_maxsize, limiter=self.limiter)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         from . import __version__
@@ -363,6 +374,17 @@ class ImburseClient:
                                           f"{_MAY_HAVE_ACTED}", method=method, path=path) from None
             raise TransportError(f"could not reach {shown}: {_describe(reason)}{_spent()}",
                                  method=method, path=path) from None
+        except requests.exceptions.RetryError as exc:
+            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+            if not isinstance(reason, RetryBudgetSpent):
+                raise TransportError(f"request to {shown} failed: {exc.__class__.__name__}{_spent()}",
+                                     method=method, path=path) from None
+            err = error_class_for_status(reason.status)(
+                f"{shown} answered HTTP {reason.status} and the time budget ran out waiting for this account's turn "
+                f"to send the request again{_spent()}", status=reason.status, method=method, path=path)
+            if isinstance(err, RateLimitedError):
+                err.retry_after = reason.retry_after
+            raise err from None
         except requests.exceptions.RequestException as exc:
             raise TransportError(f"request to {shown} failed: {exc.__class__.__name__}{_spent()}",
                                  method=method, path=path) from None

@@ -51,6 +51,34 @@ ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID",
 
 SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID)
 
+MAX_CONCURRENT_REQUESTS: Final = Setting(
+    "maxConcurrentRequests", "IMBURSE_MAX_CONCURRENT_REQUESTS", "16",
+    description="The most requests the provider process has on the wire to one account at once, whatever the "
+                "engine's --parallel (environment variable only: one limit for the whole process).")
+"""A process setting, not a provider input (not in :data:`SETTINGS`): every provider instance of the process
+shares one limiter per account (:func:`pulumi_imburse.transport.shared_limiter`). 16 is the most in flight the
+emulator saw from the plugin at ``--parallel`` 16 and 32 (benchmarks/README.md), so it does not slow an
+unthrottled ``up`` on such a machine, and it stops ``--parallel 64`` from putting 64 requests on a service that
+asks to slow down."""
+
+MAX_CONCURRENT_REQUESTS_LIMIT: Final = 1024
+
+
+def max_concurrent_requests(environ: Mapping[str, str] | None = None) -> int:
+    """``IMBURSE_MAX_CONCURRENT_REQUESTS`` (default 16): a whole number from 1 to 1024, else
+    :class:`ConfigurationError` naming the variable and the value."""
+    environ = os.environ if environ is None else environ
+    setting = MAX_CONCURRENT_REQUESTS
+    raw = (environ.get(setting.env) or "").strip() or str(setting.default)
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_CONCURRENT_REQUESTS_LIMIT:
+        raise ConfigurationError(f"environment variable {setting.env} must be a whole number from 1 to "
+                                 f"{MAX_CONCURRENT_REQUESTS_LIMIT}, got {raw[:40]!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class Credentials:

@@ -270,7 +270,7 @@ def test_the_declared_urllib3_has_every_feature_the_transport_uses(monkeypatch: 
 
     monkeypatch.setattr(transport, "ImburseRetry", Recorder)
     make_retry(RetryPolicy())
-    ours = {"max_elapsed", "connect_budget", "deadlines"}
+    ours = {"max_elapsed", "connect_budget", "min_backoff", "deadlines"}
     since_1_x = {"total", "connect", "read", "status", "other", "redirect", "status_forcelist", "backoff_factor",
                  "raise_on_status", "raise_on_redirect", "respect_retry_after_header"}
     newer = set(passed) - ours - since_1_x
@@ -326,14 +326,27 @@ def _raised_in_the_driver() -> tuple[ReadTimeoutError, Any]:
 
 
 def test_each_attempt_is_recorded_with_its_method_url_and_answer() -> None:
-    retry = _fresh().increment("GET", URL, response=HTTPResponse(status=503))
+    retry = _fresh().increment("GET", URL, response=HTTPResponse(status=500))
     retry = retry.increment("PUT", URL + "/x", error=ReadTimeoutError(None, URL, "read timed out"))  # type: ignore[arg-type]
     first, second = retry.history
-    assert (first.method, first.url, first.status, first.error) == ("GET", URL, 503, None)
+    assert (first.method, first.url, first.status, first.error) == ("GET", URL, 500, None)
     assert (second.method, second.url, second.status) == ("PUT", URL + "/x", None)
     assert isinstance(second.error, ReadTimeoutError)
-    # A 503 spends one of the status retries, a read timeout one of the read retries.
+    # A 500 spends one of the status retries, a read timeout one of the read retries.
     assert (retry.total, retry.status, retry.read, retry.connect) == (7, 8, 8, 9)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_throttling_spends_the_budget_not_the_attempts(status: int) -> None:
+    # The issue: one key gave up after 10 attempts in 18 s with 42 s of its budget left.
+    retry = make_retry(RetryPolicy(attempts=2)).new(deadlines=Deadlines(total=time.monotonic() + 60,
+                                                                        connect=time.monotonic() + 5))
+    for _ in range(50):
+        retry = retry.increment("POST", URL, response=HTTPResponse(status=status, headers={"Retry-After": "2"}))
+    assert (retry.total, retry.status) == (1, 1) and len(retry.history) == 50 and not retry.is_exhausted()
+    with pytest.raises(MaxRetryError):  # anything else still counts
+        retry.increment("GET", URL, response=HTTPResponse(status=500)).increment(
+            "GET", URL, response=HTTPResponse(status=500))
 
 
 def test_a_read_timeout_of_an_idempotent_request_is_retried() -> None:
@@ -381,7 +394,7 @@ def test_the_answer_that_ends_the_retries_names_the_request_and_why() -> None:
     assert str(raised.value.reason) == "Retry-After 30 s is past the time budget"
     spent = make_retry(RetryPolicy(attempts=1))
     with pytest.raises(MaxRetryError) as raised:
-        spent.increment("GET", URL, response=HTTPResponse(status=503), _pool=pool)
+        spent.increment("GET", URL, response=HTTPResponse(status=500), _pool=pool)
     assert raised.value.pool is pool and raised.value.url == URL
 
 

@@ -3,7 +3,8 @@
 ::
 
     imburse-emulator serve --host 127.0.0.1 --port 0 --db PATH --credentials-file PATH \\
-        [--latency-ms N] [--token-ttl SECONDS] [--routes default|legacy] [--log-level LEVEL]
+        [--latency-ms N] [--token-ttl SECONDS] [--routes default|legacy] [--log-level LEVEL] \\
+        [--rate-limit REQUESTS_PER_SECOND [--rate-burst N]]
 
 Once listening it writes ``{"baseUrl", "accountId", "publicKey", "privateKey"}`` to the credentials
 file (mode 0600), then prints one line to stderr (no secret in it)::
@@ -40,6 +41,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 100_000:
+        raise argparse.ArgumentTypeError("must be a number above 0 and at most 100000")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -64,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bearer token lifetime in seconds (default 3600)")
     serve.add_argument("--routes", choices=ROUTE_TABLES, default="default",
                        help="API generation to serve (default: the contract's current routes)")
+    serve.add_argument("--rate-limit", type=_positive, default=None, metavar="REQUESTS_PER_SECOND",
+                       help="per-account rate limit: a token bucket; a request finding it empty gets 429 with "
+                            "Retry-After (default: no limit)")
+    serve.add_argument("--rate-burst", type=_positive_int, default=None, metavar="N",
+                       help="the bucket's size (default: one second's worth of --rate-limit)")
     serve.add_argument("--log-level", default="warning",
                        choices=("critical", "error", "warning", "info", "debug"), help="default warning")
     return parser
@@ -76,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="imburse-emulator %(levelname)s %(name)s: %(message)s")
     from ..routes import DEFAULT_ROUTES, LEGACY_ROUTES
 
+    if args.rate_burst is not None and args.rate_limit is None:
+        build_parser().error("--rate-burst needs --rate-limit")
     try:
+        from .models import RateLimit
         from .server import serve
     except MissingExtraError as e:  # one line saying what to install, not a traceback
         print(f"imburse-emulator: {e}", file=sys.stderr)
@@ -85,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve(host=args.host, port=args.port, db=args.db, credentials_file=args.credentials_file,
                  latency_ms=args.latency_ms, token_ttl=args.token_ttl,
                  routes=LEGACY_ROUTES if args.routes == "legacy" else DEFAULT_ROUTES,
-                 log_level=args.log_level)
+                 log_level=args.log_level,
+                 rate_limit=None if args.rate_limit is None else RateLimit.of(args.rate_limit, args.rate_burst))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""Fault injection and request statistics, applied to API routes only (never to ``/_emulator/*``).
+"""Fault injection, the rate limit and request statistics, applied to API routes only (never to ``/_emulator/*``).
 
-:func:`instrument` wraps one API endpoint. For each request it counts the route template, draws the
-fault decision (in arrival order, from ``random.Random(seed)``), then either
+:func:`instrument` wraps one API endpoint. For each request it counts the route template, takes a token of
+the caller's account (:class:`~.models.AccountRateLimiter`; none left: 429 with ``Retry-After`` after
+``latencyMs``, not acted on), draws the fault decision (in arrival order, from ``random.Random(seed)``), then
+either
 
 - waits ``latencyMs`` and answers an injected error status *without acting* (429/503 carry ``Retry-After``), or
 - acts (commits), waits ``latencyMs``, and for a write drawn as ambiguous throws the answer away and
@@ -16,8 +18,11 @@ client that times out leaves the write done (and a created key behind).
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,7 +37,7 @@ except ModuleNotFoundError as e:  # the "emulator" extra is not installed
 
 from ..routes import Route
 from ..validation import Problem
-from .models import BadRequest, invalid
+from .models import AccountRateLimiter, BadRequest, invalid
 
 WRITE_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
@@ -159,18 +164,50 @@ class FaultInjector:
             return Decision(latency_s, ambiguous=ambiguous)
 
 
+REQUEST_ID_HEADER: Final = "x-request-id"
+"""The client's id of one request, the same on each of its retries (see :mod:`pulumi_imburse.transport`)."""
+
+_REFUSALS_KEPT: Final = 10_000
+
+
 @dataclass
 class RequestStats:
-    """Test-only request counts by route template (``"METHOD /path/{param}"``), and how many API requests are
-    being served at once (``inFlight``: now, and the peak since the last reset)."""
+    """Test-only request counts by route template (``"METHOD /path/{param}"``), how many API requests are
+    being served at once (``inFlight``: now, and the peak since the last reset), how many the rate limit refused
+    (``throttled``), when the first and last arrived (``window``, epoch seconds), and the retries of refused
+    requests (``retries``: how many, and the shortest time from a refusal to the same request's next attempt,
+    told by its ``X-Request-Id``)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     in_flight: int = 0
     peak_in_flight: int = 0
+    throttled: int = 0
+    first_at: float | None = None
+    last_at: float | None = None
+    retries: int = 0
+    min_retry_gap: float | None = None
+    refused_at: OrderedDict[str, float] = field(default_factory=OrderedDict)
+    """Request id -> when its latest refusal (429/503) was answered (the most recent :data:`_REFUSALS_KEPT`)."""
 
-    def record(self, template: str) -> None:
-        """Count one request."""
+    def record(self, template: str, request_id: str | None = None) -> None:
+        """Count one request (a retry, when its id was refused before)."""
+        now = time.time()
         self.counts[template] = self.counts.get(template, 0) + 1
+        self.first_at = now if self.first_at is None else self.first_at
+        self.last_at = now
+        refused = self.refused_at.pop(request_id, None) if request_id else None
+        if refused is not None:
+            self.retries += 1
+            gap = now - refused
+            self.min_retry_gap = gap if self.min_retry_gap is None else min(self.min_retry_gap, gap)
+
+    def refused(self, request_id: str | None) -> None:
+        """A request was answered 429 or 503 (not acted on) just now."""
+        if request_id:
+            self.refused_at[request_id] = time.time()
+            self.refused_at.move_to_end(request_id)
+            while len(self.refused_at) > _REFUSALS_KEPT:
+                self.refused_at.popitem(last=False)
 
     def started(self) -> None:
         """An API request began being served."""
@@ -182,13 +219,20 @@ class RequestStats:
         self.in_flight -= 1
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"requests": {template: count}, "inFlight": {"now": n, "peak": n}}``."""
-        return {"requests": dict(self.counts), "inFlight": {"now": self.in_flight, "peak": self.peak_in_flight}}
+        """``{"requests": {template: count}, "inFlight": {"now": n, "peak": n}, "throttled": n,
+        "window": {"first": t, "last": t}, "retries": {"count": n, "minGapMs": ms}}``."""
+        gap = None if self.min_retry_gap is None else round(self.min_retry_gap * 1000, 1)
+        return {"requests": dict(self.counts), "inFlight": {"now": self.in_flight, "peak": self.peak_in_flight},
+                "throttled": self.throttled, "window": {"first": self.first_at, "last": self.last_at},
+                "retries": {"count": self.retries, "minGapMs": gap}}
 
     def reset(self) -> None:
         """Forget every count (the peak restarts from the requests in flight now)."""
         self.counts.clear()
         self.peak_in_flight = self.in_flight
+        self.throttled = self.retries = 0
+        self.first_at = self.last_at = self.min_retry_gap = None
+        self.refused_at.clear()
 
 
 def error_status_response(status: int, message: str, *, retry_after: int | None = None) -> JSONResponse:
@@ -220,24 +264,39 @@ async def _delay(request: Request, seconds: float) -> None:
             task.cancel()
 
 
-def instrument(route: Route, endpoint: Endpoint, injector: FaultInjector, stats: RequestStats) -> Endpoint:
-    """``endpoint`` with request counting, latency and fault injection around it.
+def instrument(route: Route, endpoint: Endpoint, injector: FaultInjector, stats: RequestStats,
+               rate_limiter: AccountRateLimiter | None = None,
+               account_of: Callable[[str | None], str | None] | None = None) -> Endpoint:
+    """``endpoint`` with request counting, the per-account rate limit, latency and fault injection around it.
 
     The latency delays the *answer*: a request that is acted on is acted on first (committed), then answered
-    ``latencyMs`` later, so a client that gives up waiting leaves its write done, as with a real service. An
-    injected error status is answered after the latency without acting.
+    ``latencyMs`` later, so a client that gives up waiting leaves its write done, as with a real service. A
+    request refused by the rate limit or an injected error status is answered after the latency without acting.
+    ``account_of`` tells the account of a request's ``Authorization`` header (for the rate limit).
     """
     template = route.template
     method = route.method
 
     async def instrumented(request: Request) -> Response:
-        stats.record(template)
+        request_id = request.headers.get(REQUEST_ID_HEADER)
+        stats.record(template, request_id)
         stats.started()
         try:
+            wait = None
+            if rate_limiter is not None and rate_limiter.limit is not None and account_of is not None:
+                wait = rate_limiter.take(account_of(request.headers.get("authorization")))
+            if wait is not None:  # refused at the door: no fault is drawn for it
+                stats.throttled += 1
+                await _delay(request, injector.config.latency_ms / 1000)
+                stats.refused(request_id)
+                return error_status_response(429, "rate limit exceeded for this account (the request was not "
+                                                  "acted on)", retry_after=max(1, math.ceil(wait)))
             decision = injector.draw(method)
             if decision.error_status is not None:
                 await _delay(request, decision.latency_s)
                 status = decision.error_status
+                if status in RETRY_AFTER_STATUSES:
+                    stats.refused(request_id)
                 return error_status_response(status, f"injected fault: HTTP {status} (the request was not acted "
                                                      "on)", retry_after=decision.retry_after)
             response = await endpoint(request)

@@ -694,3 +694,111 @@ class Backend:
         if self._write("DELETE FROM tenant_keys WHERE tenant_id = ? AND public_key = ?",
                        (tenant_id, public_key)) == 0:
             raise NotFound(f"publicKey {public_key}: no such API key in tenant {tenant_id}", field="publicKey")
+
+    # ------------------------------------------------------------------ rate limit
+
+    def account_of(self, authorization: str | None) -> str | None:
+        """The account a request's ``Authorization`` header speaks for (a bearer token this server signed, or an
+        Hmac signature's known public key), without checking it further; ``None`` when it names none."""
+        if not authorization:
+            return None
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer":
+            try:
+                return str(self._verified_claims(value.strip())["account"])
+            except Unauthorized:
+                return None
+        if scheme.lower() == "hmac":
+            try:
+                key = self._key_row(auth.parse_hmac_authorization(authorization).public_key)
+            except ValueError:
+                return None
+            return None if key is None else str(key["account_id"])
+        return None
+
+
+MAX_RATE_LIMIT: Final = 100_000.0
+"""The highest rate limit (requests/s) and burst the emulator accepts."""
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A per-account rate limit: a token bucket filled at ``rate`` tokens/s holding at most ``burst``.
+
+    Every API request of an account (the token exchange included, as real APIs count it) takes one token; a
+    request that finds none is refused with 429 and ``Retry-After``: the whole seconds until a token is there,
+    rounded up. A refused request takes no token. Requests whose account cannot be told (no or an unknown
+    credential) are not limited: the backend refuses them with 401.
+    """
+
+    rate: float
+    burst: int
+
+    @classmethod
+    def from_json(cls, data: object) -> RateLimit | None:
+        """``{"requestsPerSecond": r, "burst"?: n}`` (``burst`` defaults to one second's worth, at least 1);
+        ``{"requestsPerSecond": null}`` or ``{}``: no limit. Raises :class:`BadRequest` naming the field."""
+        obj = _require_object(data)
+        problems = check_unknown(obj, ("requestsPerSecond", "burst"))
+        rate, burst = obj.get("requestsPerSecond"), obj.get("burst")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float))
+                                 or not 0 < rate <= MAX_RATE_LIMIT):
+            problems.append(Problem("requestsPerSecond", f"requestsPerSecond must be a number above 0 and at most "
+                                                         f"{MAX_RATE_LIMIT:g}, or null for no limit"))
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int)
+                                  or not 1 <= burst <= MAX_RATE_LIMIT):
+            problems.append(Problem("burst", f"burst must be a whole number from 1 to {MAX_RATE_LIMIT:g}"))
+        if problems:
+            raise invalid(problems)
+        if rate is None:
+            return None
+        return cls.of(float(rate), burst)
+
+    @classmethod
+    def of(cls, rate: float, burst: int | None = None) -> RateLimit:
+        """``rate`` requests/s with ``burst`` (default: one second's worth, at least 1)."""
+        return cls(float(rate), int(burst) if burst is not None else max(1, math.ceil(rate)))
+
+    def to_json(self) -> dict[str, Any]:
+        """The wire form."""
+        return {"requestsPerSecond": self.rate, "burst": self.burst}
+
+
+class AccountRateLimiter:
+    """Per-account token buckets under one :class:`RateLimit` (or none), and how many requests each refused."""
+
+    def __init__(self, limit: RateLimit | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}
+        """account -> (tokens, when counted)."""
+        self.limit = limit
+        self.throttled: dict[str, int] = {}
+
+    def configure(self, limit: RateLimit | None) -> None:
+        """Replace the limit; every account's bucket starts full."""
+        with self._lock:
+            self.limit = limit
+            self._buckets.clear()
+
+    def take(self, account: str | None) -> float | None:
+        """Take a token of ``account``'s bucket: ``None`` when there was one (or no limit applies), else the
+        seconds until there is one (the request is refused and takes nothing)."""
+        with self._lock:
+            limit = self.limit
+            if limit is None or account is None:
+                return None
+            now = self._clock()
+            tokens, then = self._buckets.get(account, (float(limit.burst), now))
+            tokens = min(float(limit.burst), tokens + (now - then) * limit.rate)
+            if tokens >= 1.0 - 1e-9:  # (not a rounding error away from a whole token)
+                self._buckets[account] = (max(0.0, tokens - 1.0), now)
+                return None
+            self._buckets[account] = (tokens, now)
+            self.throttled[account] = self.throttled.get(account, 0) + 1
+            return (1.0 - tokens) / limit.rate
+
+    def reset_counts(self) -> None:
+        """Forget the refusal counts."""
+        with self._lock:
+            self.throttled.clear()

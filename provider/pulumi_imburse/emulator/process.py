@@ -61,7 +61,8 @@ class EmulatorProcess:
     def __init__(self, db: str | Path | None = None, credentials_file: str | Path | None = None, *,
                  host: str = "127.0.0.1", port: int = 0, latency_ms: float | None = None,
                  token_ttl: int | None = None, routes: str = "default", startup_timeout: float = 30.0,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, rate_limit: float | None = None,
+                 rate_burst: int | None = None) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None or credentials_file is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="imburse-emulator-")
@@ -76,6 +77,8 @@ class EmulatorProcess:
         self.routes = routes
         self.startup_timeout = startup_timeout
         self.env = env
+        self.start_rate_limit = rate_limit
+        self.start_rate_burst = rate_burst
         self._proc: subprocess.Popen[bytes] | None = None
         self._credentials: dict[str, str] | None = None
         self._http = requests.Session()
@@ -115,6 +118,10 @@ class EmulatorProcess:
             cmd += ["--latency-ms", str(self.latency_ms)]
         if self.token_ttl is not None:
             cmd += ["--token-ttl", str(self.token_ttl)]
+        if self.start_rate_limit is not None:
+            cmd += ["--rate-limit", str(self.start_rate_limit)]
+            if self.start_rate_burst is not None:
+                cmd += ["--rate-burst", str(self.start_rate_burst)]
         return cmd
 
     def start(self) -> EmulatorProcess:
@@ -227,9 +234,24 @@ class EmulatorProcess:
         result: dict[str, Any] = self._control("GET", "/_emulator/faults")
         return result
 
-    def stats(self) -> dict[str, dict[str, int]]:
-        """API request counts by route template: ``{"requests": {"POST /v1/account/tenants": 3, ...}}``."""
-        result: dict[str, dict[str, int]] = self._control("GET", "/_emulator/stats")
+    def stats(self) -> dict[str, Any]:
+        """API request counts by route template: ``{"requests": {"POST /v1/account/tenants": 3, ...}}``, and the
+        rest of ``GET /_emulator/stats`` (``inFlight``, ``throttled``, ``window``, ``retries``...)."""
+        result: dict[str, Any] = self._control("GET", "/_emulator/stats")
+        return result
+
+    def set_rate_limit(self, requests_per_second: float | None, burst: int | None = None) -> dict[str, Any]:
+        """Limit every account to ``requests_per_second`` (a token bucket of ``burst``, default one second's
+        worth; ``None``: no limit); every bucket starts full. Returns the limit in force."""
+        body: dict[str, Any] = {"requestsPerSecond": requests_per_second}
+        if burst is not None:
+            body["burst"] = burst
+        result: dict[str, Any] = self._control("POST", "/_emulator/rate-limit", body)
+        return result
+
+    def rate_limit(self) -> dict[str, Any]:
+        """The per-account rate limit in force: ``{"requestsPerSecond", "burst"}`` (``None``: no limit)."""
+        result: dict[str, Any] = self._control("GET", "/_emulator/rate-limit")
         return result
 
     def reset_stats(self) -> None:

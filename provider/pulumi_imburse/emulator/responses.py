@@ -29,20 +29,22 @@ except ModuleNotFoundError as e:  # the "emulator" extra is not installed
 from ..routes import RouteTable
 from .bodies import parse_json
 from .faults import FaultInjector, RequestStats
-from .models import ApiError, Backend, BadRequest, Principal
+from .models import AccountRateLimiter, ApiError, Backend, BadRequest, Principal, RateLimit
 
 log = logging.getLogger("pulumi_imburse.emulator")
 
 
 @dataclass
 class EmulatorState:
-    """Everything the handlers share: the backend, the fault injector, request stats, the route table."""
+    """Everything the handlers share: the backend, the fault injector, request stats, the route table, the
+    per-account rate limit."""
 
     backend: Backend
     faults: FaultInjector
     stats: RequestStats
     routes: RouteTable
     openapi: dict[str, Any]
+    rate_limiter: AccountRateLimiter
 
 
 Handler = Callable[[EmulatorState, Request], Awaitable[Any]]
@@ -185,13 +187,34 @@ async def set_faults(state: EmulatorState, request: Request) -> Any:
 
 
 async def get_stats(state: EmulatorState, request: Request) -> Any:
-    """Test-only: API request counts by route template."""
-    return state.stats.snapshot()
+    """Test-only: API request counts by route template, refusals by the rate limit (total, and by account)."""
+    snapshot = state.stats.snapshot()
+    snapshot["throttledByAccount"] = dict(state.rate_limiter.throttled)
+    return snapshot
 
 
 async def reset_stats(state: EmulatorState, request: Request) -> Any:
     """Test-only: forget the request counts."""
     state.stats.reset()
+    state.rate_limiter.reset_counts()
+
+
+def _rate_limit_json(state: EmulatorState) -> dict[str, Any]:
+    limit = state.rate_limiter.limit
+    return limit.to_json() if limit is not None else {"requestsPerSecond": None, "burst": None}
+
+
+async def get_rate_limit(state: EmulatorState, request: Request) -> Any:
+    """Test-only: the per-account rate limit in force (``requestsPerSecond`` null: none)."""
+    return _rate_limit_json(state)
+
+
+async def set_rate_limit(state: EmulatorState, request: Request) -> Any:
+    """Test-only: ``{"requestsPerSecond": r, "burst"?: n}`` sets the per-account rate limit (every bucket full);
+    ``{"requestsPerSecond": null}`` or an empty body removes it."""
+    raw = await request.body()
+    state.rate_limiter.configure(RateLimit.from_json(await json_body(request) if raw.strip() else {}))
+    return _rate_limit_json(state)
 
 
 def _clock_json(backend: Backend) -> dict[str, float]:

@@ -29,7 +29,7 @@ except ModuleNotFoundError as e:  # the "emulator" extra is not installed
     raise missing_extra(e) from None
 
 from ..routes import DEFAULT_ROUTES, RouteTable
-from .models import DEFAULT_TOKEN_TTL, Backend, KeyCredentials
+from .models import DEFAULT_TOKEN_TTL, Backend, KeyCredentials, RateLimit
 from .urls import create_app
 
 
@@ -116,12 +116,12 @@ async def _serve(server: _Server, sock: socket.socket, on_listening: Callable[[]
 
 def serve(*, host: str = "127.0.0.1", port: int = 0, db: str | Path, credentials_file: str | Path,
           latency_ms: float = 0.0, token_ttl: int = DEFAULT_TOKEN_TTL, routes: RouteTable = DEFAULT_ROUTES,
-          log_level: str = "warning") -> int:
+          log_level: str = "warning", rate_limit: RateLimit | None = None) -> int:
     """Serve until SIGTERM/SIGINT; write the credentials file once listening. Returns the exit status."""
     backend = Backend(db, token_ttl=token_ttl)
     try:
         creds = backend.bootstrap()
-        app = create_app(backend, routes=routes, latency_ms=latency_ms)
+        app = create_app(backend, routes=routes, latency_ms=latency_ms, rate_limit=rate_limit)
         sock = bind_socket(host, port)
         url = base_url(host, sock.getsockname()[1])
         config = uvicorn.Config(app, log_level=log_level, access_log=False, log_config=None,

@@ -8,8 +8,13 @@ Test-only controls (never part of the Imburse API; not counted in stats, never f
 
 - ``GET/POST /_emulator/faults``: read / replace the fault configuration
   (``{"latencyMs", "errorRate", "errorStatuses", "retryAfterSeconds", "ambiguousRate", "seed"}``).
+- ``GET/POST /_emulator/rate-limit``: read / replace the per-account rate limit
+  (``{"requestsPerSecond": r, "burst": n}``; ``null`` rate: none; see :class:`~.models.RateLimit`).
 - ``GET/DELETE /_emulator/stats``: ``{"requests": {"METHOD /route/template": count},
-  "inFlight": {"now": n, "peak": n}}`` (API requests being served now, and the most at once) / reset.
+  "inFlight": {"now": n, "peak": n}, "throttled": n, "throttledByAccount": {account: n},
+  "window": {"first": t, "last": t}, "retries": {"count": n, "minGapMs": ms}}`` (API requests being served
+  now and the most at once; refusals by the rate limit; the first and last request's arrival; retries of
+  refused requests told by ``X-Request-Id``, and the shortest wait before one) / reset.
 - ``GET/POST/DELETE /_emulator/clock``: read / advance (``{"advanceSeconds": n}``) / reset the
   emulated clock that stamps and expires bearer tokens.
 - ``POST /_emulator/account-keys``: mint an account API key with the given account roles (in the
@@ -41,7 +46,7 @@ from ..routes import DEFAULT_ROUTES, RouteTable
 from . import responses as h
 from .bodies import MAX_BODY_BYTES, BodyLimit
 from .faults import FaultInjector, RequestStats, instrument
-from .models import Backend
+from .models import AccountRateLimiter, Backend, RateLimit
 from .openapi import build_openapi
 from .responses import EmulatorState, Operation, endpoint
 
@@ -66,6 +71,8 @@ API_OPERATIONS: Final[dict[str, Operation]] = {
 CONTROL_OPERATIONS: Final[tuple[tuple[str, str, Operation], ...]] = (
     ("GET", f"{CONTROL_PREFIX}/faults", Operation(h.get_faults)),
     ("POST", f"{CONTROL_PREFIX}/faults", Operation(h.set_faults)),
+    ("GET", f"{CONTROL_PREFIX}/rate-limit", Operation(h.get_rate_limit)),
+    ("POST", f"{CONTROL_PREFIX}/rate-limit", Operation(h.set_rate_limit)),
     ("GET", f"{CONTROL_PREFIX}/stats", Operation(h.get_stats)),
     ("DELETE", f"{CONTROL_PREFIX}/stats", Operation(h.reset_stats, 204)),
     ("GET", f"{CONTROL_PREFIX}/clock", Operation(h.get_clock)),
@@ -108,18 +115,21 @@ def _allowed_methods(request: Request) -> str:
 
 
 def create_app(backend: Backend, *, routes: RouteTable = DEFAULT_ROUTES, latency_ms: float = 0.0,
-               max_body_bytes: int = MAX_BODY_BYTES) -> Starlette:
+               max_body_bytes: int = MAX_BODY_BYTES, rate_limit: RateLimit | None = None) -> Starlette:
     """The emulator's ASGI app over ``backend``, serving ``routes`` (default: the contract's table).
 
-    ``latency_ms`` is the base latency (``--latency-ms``) added to every API request. Every request body
+    ``latency_ms`` is the base latency (``--latency-ms``) added to every API request; ``rate_limit`` the
+    per-account rate limit at start (``--rate-limit``, ``--rate-burst``; none by default). Every request body
     (API and control routes) is limited to ``max_body_bytes`` (413 beyond it; see :mod:`.bodies`).
     """
     check_handlers(routes)
     faults = FaultInjector(default_latency_ms=latency_ms)
     stats = RequestStats()
-    state = EmulatorState(backend, faults, stats, routes, build_openapi(routes, API_OPERATIONS))
+    limiter = AccountRateLimiter(rate_limit)
+    state = EmulatorState(backend, faults, stats, routes, build_openapi(routes, API_OPERATIONS), limiter)
     mounted = [
-        StarletteRoute(route.path, instrument(route, endpoint(state, API_OPERATIONS[name], name), faults, stats),
+        StarletteRoute(route.path, instrument(route, endpoint(state, API_OPERATIONS[name], name), faults, stats,
+                                              limiter, backend.account_of),
                        methods=[route.method], name=name)
         for name, route in routes.items()
     ]
