@@ -68,6 +68,7 @@ from .transport import (
     shared_limiter,
 )
 from .validation import Problem, check_address, check_guid, check_name, check_tenant_roles
+from .version import __version__
 
 __all__ = ["ImburseClient", "token_refresh_at"]
 
@@ -230,8 +231,6 @@ class ImburseClient:
         adapter = imburse_adapter(self.retry, pool_maxsize=pool_maxsize, limiter=self.limiter)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-        from . import __version__
-
         user_agent = f"pulumi-imburse/{__version__} requests/{requests.__version__}"
         self._session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
 

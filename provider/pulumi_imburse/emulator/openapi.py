@@ -13,11 +13,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .. import __version__
 from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
 from ..routes import Route, RouteTable
 from ..validation import NAME_MAX_LENGTH
+from ..version import __version__
 from .bodies import MAX_BODY_BYTES
 from .faults import STATUS_CODES
 from .models import HMAC_WINDOW_SECONDS
