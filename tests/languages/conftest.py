@@ -1,7 +1,7 @@
-"""Fixtures of the language tests: the emulator's account client, and the real CLI on a test stack."""
+"""Fixtures of the language tests: the emulator's account client, a tenant made outside Pulumi."""
 
 from __future__ import annotations
 
-from ..stacks.conftest import api
+from ..stacks.conftest import api, existing_tenant
 
-__all__ = ["api"]
+__all__ = ["api", "existing_tenant"]
