@@ -350,7 +350,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
             # A refresh: the core sees the prior state as the outputs plus the old inputs they lack. So what only
             # the inputs hold survives it: the accepted declaration's namePrefix of a key imported by this plugin
             # (its outputs, from the import, have none; see _adopt.imported_unreconciled).
-            props = {**{k: v for k, v in inputs.items() if k not in props}, **props}
+            # (An output sent as null, see _outputs, is one they lack.)
+            props = {**props, **{k: v for k, v in inputs.items() if props.get(k) is None}}
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:
             return provider_pb2.ReadResponse(id="")
