@@ -17,17 +17,17 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import pulumi
-from pulumi.dynamic import ConfigureRequest, ResourceProvider
+from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from . import config as settings
 from .client import ImburseClient
 from .ledger import PROCESS_LEDGER, Ledger
-from .shapes import Shape
+from .shapes import Face, Shape, spell
 from .validation import Problem
 from .values import UNKNOWN, is_unknown
 
-__all__ = ["PROVIDER_KEY", "UNKNOWN", "ImburseProvider", "WireNames", "declared_inputs", "document_init", "failures",
-           "is_unknown", "split_args", "strip_provider", "with_secret_outputs"]
+__all__ = ["PROVIDER_KEY", "UNKNOWN", "DetailedDiff", "ImburseProvider", "WireNames", "declared_inputs",
+           "document_init", "failures", "is_unknown", "split_args", "strip_provider", "with_secret_outputs"]
 
 PROVIDER_KEY = "__provider"
 
@@ -41,15 +41,19 @@ class ImburseProvider(ResourceProvider):
     # subclass ever captured a secret Output, the SDK would still mark it secret.
     serialize_as_secret_always = False
 
-    def __init__(self, client: Callable[[], ImburseClient] | None = None, ledger: Ledger | None = None) -> None:
+    def __init__(self, client: Callable[[], ImburseClient] | None = None, ledger: Ledger | None = None,
+                 face: Face = "python") -> None:
         """``client``: where the resource rules get their client. Default: the ledger's client (the stack config
         the engine sent this process, else ``IMBURSE_*``), the dynamic path's; the provider plugin
         (:mod:`pulumi_imburse.plugin`) passes the client of its own provider instance's credentials, so an explicit
         provider's account is used. ``ledger``: the memory this provider shares with the others of its process
         (:mod:`pulumi_imburse.ledger`); default: :data:`~pulumi_imburse.ledger.PROCESS_LEDGER`, which is what the
-        dynamic provider host gets (it builds providers with no arguments)."""
+        dynamic provider host gets (it builds providers with no arguments). ``face``: how the user's language names
+        properties in this provider's messages (:func:`~pulumi_imburse.shapes.spell`): the dynamic resources'
+        ``python`` (``rotation_days``), the plugin's ``wire`` (``rotationDays``)."""
         self._client_source = client
         self.ledger = ledger if ledger is not None else PROCESS_LEDGER
+        self.face: Face = face
 
     def __reduce__(self) -> tuple[type[ImburseProvider], tuple[()]]:
         # Pickle by reference: dill stores "module.ClassName" only. Nothing configured at run time
@@ -66,19 +70,49 @@ class ImburseProvider(ResourceProvider):
         """The injected client, else the ledger's client (shared by every provider of the process)."""
         return self._client_source() if self._client_source is not None else self.ledger.client()
 
+    def spell(self, text: str) -> str:
+        """``text`` with its property names as this provider's users write them (see ``face``)."""
+        return spell(text, self.face)
+
     def warn(self, message: str) -> None:
         """Tell the user ``message`` as a warning in the CLI's output."""
-        pulumi.log.warn(message)
+        pulumi.log.warn(self.spell(message))
+
+    def info(self, message: str) -> None:
+        """Tell the user ``message`` in the CLI's output (what an update did)."""
+        pulumi.log.info(self.spell(message))
 
     def say_once(self, message: str) -> None:
         """Log ``message`` once per ledger (provider process): the engine diffs a resource again after a refresh."""
         if self.ledger.said.claim(message):
-            pulumi.log.info(message)
+            self.info(message)
+
+    def failures(self, problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:
+        """Check failures for ``problems``, named as this provider's users write them (see :func:`failures`)."""
+        return failures(problems, self.face)
 
 
-def failures(problems: list[Problem]) -> list[pulumi.dynamic.CheckFailure]:
-    """Check failures for ``problems``."""
-    return [pulumi.dynamic.CheckFailure(p.property, p.reason) for p in problems]
+class DetailedDiff(DiffResult):
+    """A diff that also names each property that differs (``diffs``, the ``replaces`` among them).
+
+    The provider plugin sends them as the engine's detailed diff, so the CLI shows the property that forces a
+    replacement (``[diff: ~rotationDays]``) even when its value did not change (a rotation due); the dynamic
+    provider host has no detailed diff and reads only ``changes`` and ``replaces``."""
+
+    def __init__(self, *, replaces: list[str], updates: list[str]) -> None:
+        super().__init__(changes=bool(replaces or updates), replaces=replaces)
+        self.diffs = [*replaces, *(k for k in updates if k not in replaces)]
+
+
+def failures(problems: list[Problem], face: Face = "wire") -> list[pulumi.dynamic.CheckFailure]:
+    """Check failures for ``problems``, their reasons spelled for ``face``.
+
+    The engine shows a failure of a property as ``property <name> value <value> has a problem: <reason>``, ``<name>``
+    being the wire name it looks the value up by; for the Python face the failure names no property (the engine
+    then shows ``has a problem: <reason>``), the reason naming it as the program does (every reason names its
+    property)."""
+    return [pulumi.dynamic.CheckFailure(p.property, spell(p.reason, face))
+            for p in problems]
 
 
 def strip_provider(props: Mapping[str, Any]) -> dict[str, Any]:

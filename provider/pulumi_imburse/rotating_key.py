@@ -58,7 +58,6 @@ from ._base import (
     WireNames,
     declared_inputs,
     document_init,
-    failures,
     split_args,
     strip_provider,
     with_secret_outputs,
@@ -198,7 +197,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
             fresh = normalize_key_inputs(inputs, olds)
             if fresh is not None:
                 self.ledger.fresh_names.add(fresh)  # its create may skip the provisional name (keys.create)
-        return CheckResult(inputs, failures(problems))
+        return CheckResult(inputs, self.failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `olds` are the prior outputs (refreshed by a refresh), `news` the checked inputs.
@@ -254,27 +253,34 @@ class RotatingTenantKeyProvider(ImburseProvider):
         previous = _previous_of(olds)
         # 1. What can fail and be retried comes first: nothing new exists yet, so a failure leaves the state as it
         #    was (a revoked previous key there is dropped by a refresh, or revoked again: already gone is fine).
+        # What it did is said once done (Diff said what it would do, before the preview and before this update).
         if decided.revoke_previous and previous is not None:
-            if decided.cut_short:
-                self.warn(f"{what}: the previous key {previous.public_key} is revoked before its grace period "
-                                f"ended ({olds.get('previousExpiresAt')}), because keepers changed while it was "
-                                "still kept.")
             revoke_key(client, tenant_id, previous.public_key)
+            if decided.cut_short:
+                self.warn(f"{what}: revoked the previous key {previous.public_key} before its grace period ended "
+                          f"({olds.get('previousExpiresAt')}), because keepers changed while it was still kept.")
+            else:
+                self.info(f"{what}: revoked the previous key {previous.public_key}: its grace period ended "
+                          f"({olds.get('previousExpiresAt')}).")
             previous = None
         roles, name = list(news["roles"]), str(news["name"])
         if changed(roles_key(olds.get("roles")), roles_key(roles)) or changed(olds.get("name"), name):
             current, previous = (_renamed(client, tenant_id, current, roles, name),
                                  previous and _renamed(client, tenant_id, previous, roles, name))
         # 2. The new key last: once it exists, nothing else can fail before the engine records it.
-        if decided.rotate or current is None:
+        made = decided.rotate or current is None
+        if made:
             key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
             if current is not None:
                 previous = current
             current = key
-            pulumi.log.info(f"{what}: new current key {key.public_key}"
-                            + (f"; the previous key {previous.public_key} works until the grace period ends"
-                               if previous is not None else ""))
-        return UpdateResult(_outputs(news, current, previous, private_key=current.private_key or ""))
+        assert current is not None  # made, or kept
+        outs = _outputs(news, current, previous, private_key=current.private_key or "")
+        if made:
+            self.info(f"{what}: made a new current key {current.public_key}"
+                      + (f"; the previous key {previous.public_key} keeps working until its grace period ends "
+                         f"({outs.get('previousExpiresAt')})" if previous is not None else ""))
+        return UpdateResult(outs)
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         tenant_id = _tenant_of(id_)

@@ -19,6 +19,7 @@ for a rule every key resource shares), plus the typed lines the test asks for.
 from __future__ import annotations
 
 import dataclasses
+import re
 import textwrap
 from collections.abc import Mapping
 from typing import Any, Final, Literal
@@ -287,3 +288,27 @@ TENANT: Final = Shape((
 ), extra_py_names={"streetAddress": "street_address", "extendedStreetAddress": "extended_street_address",
                    "postCode": "post_code"})
 """``Tenant`` (:mod:`pulumi_imburse.tenant`)."""
+
+
+# ------------------------------------------------------------------ the names a message uses
+
+Face = Literal["wire", "python"]
+"""How the user's language names properties: ``wire`` (the plugin's: Pulumi YAML, TypeScript, Go, the Python SDK's
+schema names in the engine's messages) or ``python`` (the dynamic resources' snake_case)."""
+
+PY_NAMES: Final = {**TENANT.py_names(), **TENANT_KEY.py_names(), **ROTATING_KEY.py_names()}
+"""``{wire name: Python name}`` of every property whose names differ, from the tables above."""
+_WIRE_NAMES: Final = {py: wire for wire, py in PY_NAMES.items()}
+_QUOTED: Final = r"(?<!\w)'[^'\n]*'|(?<!\w)\"[^\"\n]*\""
+"""A quoted value in a message (a user's string, never renamed); an apostrophe inside a word starts none."""
+_SPELLINGS: Final = {
+    face: re.compile(rf"{_QUOTED}|\b({'|'.join(sorted(names, key=len, reverse=True))})\b")
+    for face, names in (("python", PY_NAMES), ("wire", _WIRE_NAMES))}
+
+
+def spell(text: str, face: Face) -> str:
+    """``text`` with every property named as ``face`` names it (``rotationDays`` / ``rotation_days``), wherever it
+    was written with the other spelling; quoted values are left as they are. Messages are written with either
+    spelling; each face (the plugin, the dynamic resources) renders its own, from the tables above."""
+    names = PY_NAMES if face == "python" else _WIRE_NAMES
+    return _SPELLINGS[face].sub(lambda m: names[m.group(1)] if m.group(1) else m.group(0), text)

@@ -30,7 +30,6 @@ from ._base import (
     WireNames,
     declared_inputs,
     document_init,
-    failures,
     is_unknown,
     split_args,
     strip_provider,
@@ -169,7 +168,7 @@ class TenantProvider(ImburseProvider):
         if not problems and _olds and imported_unreconciled(strip_provider(_olds)):
             # The old inputs came straight from an import refused before (see _adopt.IMPORT_MARK).
             problems += _import_problems(_olds, inputs)
-        return CheckResult(inputs, failures(problems))
+        return CheckResult(inputs, self.failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         if self.ledger.tenant_adoptions.imported_here((_id.lower(),)):

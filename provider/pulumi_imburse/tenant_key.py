@@ -31,11 +31,11 @@ from ._adopt import (
     refuse_import_differences,
 )
 from ._base import (
+    DetailedDiff,
     ImburseProvider,
     WireNames,
     declared_inputs,
     document_init,
-    failures,
     is_unknown,
     split_args,
     strip_provider,
@@ -62,6 +62,7 @@ from .keys.rules import (
     pending_name,
     roles_key,
     rotation_due,
+    rotation_due_reason,
 )
 from .models import ApiKey
 from .roles import normalize_roles
@@ -203,7 +204,7 @@ class TenantKeyProvider(ImburseProvider):
                 self._mark_existing(inputs)  # Check with old inputs: the resource exists (see _adopt)
                 if imported_unreconciled(_olds, named_by="namePrefix"):  # see _adopt
                     problems += _import_problems(_olds, inputs)
-        return CheckResult(inputs, failures(problems))
+        return CheckResult(inputs, self.failures(problems))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
@@ -213,8 +214,13 @@ class TenantKeyProvider(ImburseProvider):
             return _diff_after_import(_id, olds, news)
         replaces = [k for k in REPLACE_ON if changed(id_key(olds.get(k)) if k == "tenantId" else olds.get(k),
                                                       id_key(news.get(k)) if k == "tenantId" else news.get(k))]
-        if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays")):
+        at = now()
+        if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays"), now=at):
             replaces.append("rotationDays")
+            # Nothing in the inputs changed: say why (the same words before a preview and an up).
+            self.say_once(f"TenantKey {news.get('namePrefix')}: its key {olds.get('publicKey')} "
+                          f"{rotation_due_reason(olds.get('createdAt'), news.get('rotationDays'), now=at)}: the "
+                          "update will replace it (a new key, then this one revoked)")
         updates = [
             k for k in UPDATE_ON
             # No name in the inputs: an adopted key's name, not managed.
@@ -223,7 +229,7 @@ class TenantKeyProvider(ImburseProvider):
         ]
         # Replacement order is left to the engine: create-before-delete unless the resource
         # option delete_before_replace is set.
-        return DiffResult(changes=bool(replaces or updates), replaces=replaces)
+        return DetailedDiff(replaces=replaces, updates=updates)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         tenant_id = str(props["tenantId"])
@@ -361,7 +367,7 @@ def _diff_after_import(id_: str, olds: Mapping[str, Any], news: Mapping[str, Any
     """
     refuse_import_differences(f"key {id_}", _import_pairs(olds, news), _IMPORT_HINT)
     recorded = [k for k in ("keepers", "rotationDays") if changed(olds.get(k), news.get(k))]
-    return DiffResult(changes=bool(recorded), replaces=[])
+    return DetailedDiff(replaces=[], updates=recorded)
 
 
 def _adoption(props: Mapping[str, Any]) -> tuple[str, str]:

@@ -120,8 +120,16 @@ def _whole_days(prop: str, value: object, minimum: int, allowed: str) -> list[Pr
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return [Problem(prop, f"{prop} must be {allowed}, got {_shown(value)}")]
     if not math.isfinite(value) or value != int(value) or not minimum <= value <= ROTATION_DAYS_MAX:
-        return [Problem(prop, f"{prop} must be {allowed}, got {value!r}")]
+        return [Problem(prop, f"{prop} must be {allowed}, got {number_text(value)}")]
     return []
+
+
+def number_text(value: float) -> str:
+    """A number as the user wrote it: the engine sends every number as a float, so a ``0`` written in YAML or JSON
+    arrives as ``0.0`` and is shown ``0``; a fraction, ``inf`` and ``nan`` as Python shows them."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return repr(value)
 
 
 def check_keepers(prop: str, value: object) -> list[Problem]:
@@ -146,6 +154,8 @@ def check_bool(prop: str, value: object) -> list[Problem]:
 
 def _shown(value: object) -> str:
     """``value`` as a message shows it, saying when it is a string (``"90"`` is not ``90``)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return number_text(value)
     return f"the string {value!r}" if isinstance(value, str) else repr(value)
 
 

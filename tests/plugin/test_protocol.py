@@ -26,6 +26,7 @@ from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.errors import ImburseError
 from pulumi_imburse.plugin import schema
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
+from pulumi_imburse.shapes import spell
 
 from ..support.host import CHANNEL_OPTIONS, SECRET_SIG, SIG_KEY, from_struct, to_struct
 
@@ -101,8 +102,9 @@ def test_a_rotating_key_import_is_refused_with_the_cores_message(
     urn = f"urn:pulumi:test::p::{schema.ROTATING_KEY_TOKEN}::k"
     with pytest.raises(grpc.RpcError) as served:
         plugin.Read(provider_pb2.ReadRequest(id=key_id, urn=urn))
-    assert served.value.details() == str(core.value)
-    assert "cannot be imported" in str(core.value)
+    # The core's message, with properties named as the plugin's users write them.
+    assert served.value.details() == spell(str(core.value), "wire")
+    assert "cannot be imported" in str(core.value) and "TenantKey(adoptPublicKey=...)" in served.value.details()
 
 
 def test_a_call_larger_than_grpcs_default_limit_is_served(plugin: provider_pb2_grpc.ResourceProviderStub) -> None:

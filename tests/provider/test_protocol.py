@@ -107,7 +107,8 @@ def test_check_rejects_unknown_properties(host: ProviderHost) -> None:
     inputs["role"] = ["tenant-admin"]
     _, failures = host.check(KEY_URN, {}, inputs)
     assert [p for p, _ in failures] == ["role"]
-    assert "allowed: adoptPublicKey, keepers, name, namePrefix, roles, rotationDays, tenantId" in failures[0][1]
+    # As a Python program names them (the dynamic resources' provider).
+    assert "allowed: adopt_public_key, keepers, name, name_prefix, roles, rotation_days, tenant_id" in failures[0][1]
 
 
 def test_a_secret_tenant_id_is_not_shown_in_the_check_failure(host: ProviderHost) -> None:
@@ -383,7 +384,7 @@ def test_tenant_create_with_unknown_outcome_names_what_exists_and_how_to_adopt_i
 @pytest.mark.parametrize(("kw", "prop", "needle"), [
     ({"name": None}, "name", "required"),
     ({"name": "x" * 101}, "name", "at most 100"),
-    ({"address": {"zip": "LS1"}}, "address.zip", "allowed: streetAddress"),
+    ({"address": {"zip": "LS1"}}, "address.zip", "allowed: street_address"),
     ({"address": {"country": 44}}, "address.country", "must be a string"),
 ])
 def test_tenant_check_failures(host: ProviderHost, kw: dict[str, Any], prop: str, needle: str) -> None:

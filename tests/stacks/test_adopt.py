@@ -160,9 +160,9 @@ def bad_key_adoption() -> None:
 
 
 @pytest.mark.parametrize(("program", "problem"), [
-    (bad_tenant_adoption, "adoptTenantId must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got a string "
+    (bad_tenant_adoption, "adopt_tenant_id must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got a string "
                           "of 8 characters (not shown: inputs may be secrets)"),
-    (bad_key_adoption, "adoptPublicKey must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got a string "
+    (bad_key_adoption, "adopt_public_key must be a GUID such as 88fdb12a-14dc-419c-b74c-422e2c25cfe7, got a string "
                        "of 15 characters (not shown: inputs may be secrets)"),
 ], ids=["tenant", "key"])
 def test_an_adopt_input_that_is_not_a_guid_fails_check_before_any_api_call(

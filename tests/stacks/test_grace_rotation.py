@@ -106,16 +106,21 @@ def rotate_then_settle(s: EmulatedStack, emulator: EmulatorProcess, api: Imburse
     seen = Output()
     assert changes(s.stack.preview(on_output=seen, refresh=True)) == {"update": 1}
     assert api_writes(emulator) == writes  # previews write nothing
-    # The preview says why, once.
+    # The preview says why, once, and what the up will do (not what it did).
     diagnostics = seen.text.split("Diagnostics:", 1)[-1]
-    assert diagnostics.count(f"info: RotatingTenantKey {RESOURCE}: its current key, created ") == 1, seen.text
-    assert f"is rotationDays ({ROTATION_DAYS}) old: it rotates" in seen.text
+    assert diagnostics.count(f"info: RotatingTenantKey {RESOURCE}: its current key is {ROTATION_DAYS + 1} days old "
+                             "(created_at ") == 1, seen.text
+    assert f"rotation_days {ROTATION_DAYS}: the update will rotate it" in seen.text
+    assert "made a new current key" not in seen.text
 
-    rotated = s.stack.up(on_output=quiet, refresh=True)
+    said = Output()
+    rotated = s.stack.up(on_output=said, refresh=True)
     assert changes(rotated) == {"update": 1}  # in place: the resource, its id and its dependents stay
     now = out(s)
     b, b_private = now["public_key"], now["private_key"]
     assert b != a and now["previous_public_key"] == a and now["previous_private_key"] == a_private
+    assert f"RotatingTenantKey {RESOURCE}: made a new current key {b}; the previous key {a} keeps working until its " \
+           "grace period ends (" in said.text  # the up says what it did
     assert live(api, tenant) == {a, b}
     assert authenticates(emulator, a, a_private) and authenticates(emulator, b, b_private)
     b_created = parse_time(api.get_key(tenant, b).created_at)
@@ -133,8 +138,14 @@ def rotate_then_settle(s: EmulatedStack, emulator: EmulatorProcess, api: Imburse
     assert live(api, tenant) == {a, b}
 
     emulator.age_key(tenant, b, 2)  # 8 days after the rotation
-    settled = s.stack.up(on_output=quiet, refresh=True)
+    seen = Output()
+    assert changes(s.stack.preview(on_output=seen, refresh=True)) == {"update": 1}
+    assert "grace period (7 days from the current key's created_at) is over: the update will revoke it" in seen.text
+    assert "is revoked" not in seen.text and "revoked the previous key" not in seen.text  # nothing is, yet
+    said = Output()
+    settled = s.stack.up(on_output=said, refresh=True)
     assert changes(settled) == {"update": 1}
+    assert f"RotatingTenantKey {RESOURCE}: revoked the previous key {a}: its grace period ended (" in said.text
     after = out(s)
     assert after["public_key"] == b and after["private_key"] == b_private
     assert after.get("previous_public_key") is None and after.get("previous_expires_at") is None

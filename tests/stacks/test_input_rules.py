@@ -68,10 +68,14 @@ def from_config() -> None:
 
 
 REFUSED: list[tuple[str, Callable[[], None], dict[str, Any], tuple[str, ...], tuple[str, ...]]] = [
+    # A Python program is told rotation_days, as it wrote it; a number as written (the engine sends 0 as 0.0).
     ("rotationDays past the year 9999", key_with(rotation_days=3_000_000), {},
-     ("rotationDays", "at most 36500 (100 years)"), ()),
+     ("rotation_days must be", "at most 36500 (100 years), got 3000000\n"), ("3000000.0",)),
+    ("rotationDays 0", key_with(rotation_days=0), {},
+     ("rotation_days must be a positive whole number of days, at most 36500 (100 years), got 0\n",),
+     ("0.0", "rotationDays must")),
     ("a secret tenant id that is not a GUID", secret_tenant_id, {},
-     ("tenantId must be a GUID", "25 characters"), (SECRET_TENANT, "9f2c")),
+     ("tenant_id must be a GUID", "25 characters"), (SECRET_TENANT, "9f2c", "tenantId must")),
     ("protect: 'false' in structured config", from_config,
      {"tenants": {"acme": {"name": "Acme", "protect": "false", "keys": {"ci": {"roles": ["tenant-app-read"]}}}}},
      ("input-rules:tenants.acme.protect must be true or false, got the string 'false'",), ()),

@@ -15,7 +15,7 @@ from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.testing import emulated_stack
 
-from ..engine import api_writes, authenticates, changes, quiet, step_ops
+from ..engine import Output, api_writes, authenticates, changes, quiet, step_ops
 
 ROTATION_DAYS = 90
 
@@ -44,8 +44,16 @@ def test_a_key_older_than_rotation_days_is_replaced_once_a_refresh_reads_its_age
         # Without a refresh the state still holds the age the key had when Pulumi last read it.
         assert s.stack.preview(on_output=quiet).change_summary == {"same": 3}
         events: list[auto.EngineEvent] = []
-        planned = s.stack.preview(on_output=quiet, on_event=events.append, refresh=True)
+        seen = Output()
+        planned = s.stack.preview(on_output=seen, on_event=events.append, refresh=True)
         assert changes(planned) == {"replace": 1}
+        # Nothing the user declared changed: the preview says why the key goes (its age, the rule), once, as a
+        # Python program names the properties.
+        diagnostics = seen.text.split("Diagnostics:", 1)[-1]
+        assert diagnostics.count(f"TenantKey aging: its key {aging} is {ROTATION_DAYS + 1} days old (created_at ") == 1
+        assert (f"rotation_days {ROTATION_DAYS}: the update will replace it (a new key, then this one revoked)"
+                in seen.text), seen.text
+        assert "TenantKey steady:" not in seen.text
         assert "replace" in step_ops(events, "aging") and set(step_ops(events, "steady")) <= {"refresh", "same"}
         assert api_writes(emulator) == writes  # previews write nothing
 

@@ -169,7 +169,8 @@ def test_rotation_is_due_from_the_moment_the_key_is_that_old() -> None:
     assert not rotation_due(iso(dt.datetime.now(dt.timezone.utc)), 1)
 
 
-@pytest.mark.parametrize(("value", "text"), [(90.0, "90"), (7, "7"), (1.5, "1.5"), (True, "True"), ("x", "x")])
+@pytest.mark.parametrize(("value", "text"), [(90.0, "90"), (7, "7"), (1.5, "1.5"), (True, "True"), ("x", "x"),
+                                             (1234567.0, "1234567")])
 def test_days_are_shown_as_the_user_wrote_them(value: Any, text: str) -> None:
     assert days_text(value) == text
 
@@ -180,14 +181,14 @@ def _olds(*, created: dt.datetime, previous: bool = False, **extra: Any) -> dict
 
 def test_the_plan_says_why_a_gone_current_key_is_replaced() -> None:
     assert plan({"publicKey": ""}, {"graceDays": 7}, now=NOW) == RotationPlan(
-        rotate=True, reasons=("its current key is gone (revoked outside Pulumi): a new one is made",))
+        rotate=True, reasons=("its current key is gone (revoked outside Pulumi): the update will make a new one",))
 
 
 def test_the_plan_says_why_a_due_key_rotates() -> None:
     created = NOW - dt.timedelta(days=91)
     decided = plan(_olds(created=created), {"rotationDays": 90.0, "graceDays": 7}, now=NOW)
     assert decided == RotationPlan(rotate=True, reasons=(
-        f"its current key, created {iso(created)}, is rotationDays (90) old: it rotates",))
+        f"its current key is 91 days old (createdAt {iso(created)}), rotationDays 90: the update will rotate it",))
     assert decided.acts
 
 
@@ -195,7 +196,8 @@ def test_the_plan_revokes_a_previous_key_whose_grace_is_over() -> None:
     decided = plan(_olds(created=NOW - dt.timedelta(days=8), previous=True), {"rotationDays": 90, "graceDays": 7.0},
                    now=NOW)
     assert decided == RotationPlan(revoke_previous=True, reasons=(
-        "the previous key's grace period (7 days from the current key's createdAt) is over: it is revoked",))
+        "the previous key's grace period (7 days from the current key's createdAt) is over: the update will revoke "
+        "it",))
     assert decided.acts
 
 
@@ -203,9 +205,9 @@ def test_the_plan_cuts_a_grace_period_short_for_a_keepers_rotation() -> None:
     olds = _olds(created=NOW - dt.timedelta(days=1), previous=True, keepers={"v": "1"})
     decided = plan(olds, {"keepers": {"v": "2"}, "graceDays": 7}, now=NOW)
     assert decided == RotationPlan(revoke_previous=True, cut_short=True, rotate=True, reasons=(
-        "keepers changed: it rotates",
-        "the previous key, still in its grace period, is revoked before the rotation (a resource holds two keys at "
-        "most)"))
+        "keepers changed: the update will rotate it",
+        "the previous key, still in its grace period, will be revoked before the rotation (a resource holds two keys "
+        "at most)"))
 
 
 def test_the_plan_does_nothing_while_nothing_is_due() -> None:

@@ -130,14 +130,17 @@ def test_check_normalises_like_tenant_key_and_generates_a_name() -> None:
 
 
 @pytest.mark.parametrize(("grace", "message"), [
-    (None, "graceDays is required: a whole number of days from 0 to 36500 (100 years)"),
-    (-1, "graceDays must be a whole number of days from 0 to 36500 (100 years), got -1"),
-    (1.5, "graceDays must be a whole number of days from 0 to 36500 (100 years), got 1.5"),
-    ("7", "graceDays must be a whole number of days from 0 to 36500 (100 years), got the string '7'"),
-    (90, "graceDays must be less than rotationDays (90), so a rotation never cuts the previous key's grace period "
-         "short; got 90"),
+    (None, "grace_days is required: a whole number of days from 0 to 36500 (100 years)"),
+    (-1, "grace_days must be a whole number of days from 0 to 36500 (100 years), got -1"),
+    (1.5, "grace_days must be a whole number of days from 0 to 36500 (100 years), got 1.5"),
+    (-1.0, "grace_days must be a whole number of days from 0 to 36500 (100 years), got -1"),  # as the engine sends -1
+    ("7", "grace_days must be a whole number of days from 0 to 36500 (100 years), got the string '7'"),
+    (90.0, "grace_days must be less than rotation_days (90), so a rotation never cuts the previous key's grace "
+           "period short; got 90"),
 ])
 def test_check_refuses_a_grace_period_naming_the_property_and_what_is_allowed(grace: Any, message: str) -> None:
+    # The dynamic resources' provider: the reason names the properties as a Python program does (the failure's
+    # property stays the wire name the engine looks the value up by).
     _, failures = check(graceDays=grace)
     assert failures == [("graceDays", message)]
 

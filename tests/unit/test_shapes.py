@@ -85,3 +85,25 @@ def test_a_new_optional_key_input_is_one_row() -> None:
     assert ":param expiry_days: days after which ``rotation_days`` is ignored." in shape.param_doc()
     assert schema._input_docs(shape)["expiryDays"] == "days after which `rotationDays` is ignored."
     assert schema._types(shape)["expiryDays"] == {"type": "integer"}
+
+
+@pytest.mark.parametrize(("text", "face", "spelled"), [
+    ("rotationDays must be less than graceDays; by the service's createdAt", "python",
+     "rotation_days must be less than grace_days; by the service's created_at"),
+    ("Check tenant_id and adopt_public_key: private_key stays empty", "wire",
+     "Check tenantId and adoptPublicKey: privateKey stays empty"),
+    ("keepers['tenantId'] must be a string, got \"rotation_days\"", "python",
+     "keepers['tenantId'] must be a string, got \"rotation_days\""),  # a user's quoted value is never renamed
+    ("address.streetAddress and namePrefixes, rotationDaysX", "python",
+     "address.street_address and namePrefixes, rotationDaysX"),  # whole names only
+])
+def test_each_face_spells_properties_as_its_users_write_them(text: str, face: shapes.Face, spelled: str) -> None:
+    assert shapes.spell(text, face) == spelled
+    assert shapes.spell(spelled, face) == spelled  # already spelled: unchanged
+
+
+def test_every_renamed_property_of_every_shape_is_spelled() -> None:
+    for shape in (shapes.TENANT, shapes.TENANT_KEY, shapes.ROTATING_KEY):
+        for wire, py in shape.py_names().items():
+            assert shapes.spell(f"{wire} is wrong", "python") == f"{py} is wrong"
+            assert shapes.spell(f"{py} is wrong", "wire") == f"{wire} is wrong"

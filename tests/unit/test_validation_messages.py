@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pulumi_imburse import validation
 from pulumi_imburse.models import ADDRESS_FIELDS
 from pulumi_imburse.roles import TENANT_ROLES
 from pulumi_imburse.validation import (
@@ -125,3 +126,12 @@ GRACE = "a whole number of days from 0 to 36500 (100 years)"
 ])
 def test_grace_days_from_none_to_a_century(value: object, problems: list[Problem]) -> None:
     assert check_grace_days("graceDays", value) == problems
+
+
+@pytest.mark.parametrize(("value", "text"), [(0.0, "0"), (-1.0, "-1"), (3_000_000.0, "3000000"), (1.5, "1.5"),
+                                             (7, "7"), (float("inf"), "inf"), (float("nan"), "nan")])
+def test_numbers_are_shown_as_the_user_wrote_them(value: float, text: str) -> None:
+    # The engine sends every number as a float: a 0 written in YAML arrives as 0.0.
+    assert validation.number_text(value) == text
+    if value != 7:  # every other value is out of range for rotationDays
+        assert validation.check_rotation_days("rotationDays", value)[0].reason.endswith(f", got {text}")

@@ -26,6 +26,7 @@ from ..validation import (
     check_rotation_days,
     check_tenant_roles,
     normalize_guid,
+    number_text,
 )
 from ..values import UNKNOWN, is_unknown, parse_time
 from ..values import now as current_time
@@ -115,8 +116,8 @@ def check_grace_period(prop: str, grace: Any, rotation: Any, rotation_prop: str)
     if (not problems and isinstance(grace, (int, float)) and isinstance(rotation, (int, float))
             and not check_rotation_days(rotation_prop, rotation) and grace >= rotation):
         problems.append(Problem(prop, (
-            f"{prop} must be less than {rotation_prop} ({rotation!r}), so a rotation never cuts the previous key's "
-            f"grace period short; got {grace!r}")))
+            f"{prop} must be less than {rotation_prop} ({days_text(rotation)}), so a rotation never cuts the previous "
+            f"key's grace period short; got {days_text(grace)}")))
     return problems
 
 
@@ -219,7 +220,7 @@ class RotationPlan:
     rotate: bool = False
     """Create a new current key; the current one (if it still exists) becomes the previous key."""
     reasons: tuple[str, ...] = ()
-    """Why, in words, for the CLI's messages."""
+    """Why, in words, for the CLI's messages: what the update will do (Diff says them, before a preview or an up)."""
 
     @property
     def acts(self) -> bool:
@@ -229,7 +230,19 @@ class RotationPlan:
 
 def days_text(value: Any) -> str:
     """A number of days as the user wrote it (the engine sends numbers as floats: 90.0 is 90)."""
-    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    return number_text(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def age_days(created_at: Any, *, now: dt.datetime) -> int | None:
+    """Whole days since ``created_at`` at ``now`` (``None``: no readable time)."""
+    began = parse_time(created_at) if created_at and not is_unknown(created_at) else None
+    return (now - began).days if began is not None else None
+
+
+def rotation_due_reason(created_at: Any, rotation_days: Any, *, now: dt.datetime) -> str:
+    """Why a key is due, in words: ``is 91 days old (createdAt ...), rotationDays 90``."""
+    age = age_days(created_at, now=now)
+    return f"is {age} days old (createdAt {created_at}), rotationDays {days_text(rotation_days)}"
 
 
 def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) -> RotationPlan:
@@ -242,22 +255,23 @@ def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) 
     current = bool(olds.get("publicKey"))
     created = olds.get("createdAt")
     reasons: list[str] = []
+    # Diff says these, before a preview and before an up alike: what the update will do, never what it did.
     if not current:
-        reasons.append("its current key is gone (revoked outside Pulumi): a new one is made")
+        reasons.append("its current key is gone (revoked outside Pulumi): the update will make a new one")
     elif any(changed(olds.get(k), news.get(k)) for k in ROTATE_ON):
-        reasons.append("keepers changed: it rotates")
+        reasons.append("keepers changed: the update will rotate it")
     elif rotation_due(created, news.get("rotationDays"), now=now):
-        reasons.append(f"its current key, created {created}, is rotationDays ({days_text(news.get('rotationDays'))}) "
-                       "old: it rotates")
+        reasons.append(f"its current key {rotation_due_reason(created, news.get('rotationDays'), now=now)}: the "
+                       "update will rotate it")
     rotate = bool(reasons)
     revoke = cut_short = False
     if olds.get("previousPublicKey") and current:
         if grace_over(created, news.get("graceDays"), now=now):
             revoke = True
             reasons.append(f"the previous key's grace period ({days_text(news.get('graceDays'))} days from the "
-                           "current key's createdAt) is over: it is revoked")
+                           "current key's createdAt) is over: the update will revoke it")
         elif rotate and not is_unknown(news.get("graceDays")):
             revoke = cut_short = True
-            reasons.append("the previous key, still in its grace period, is revoked before the rotation (a "
+            reasons.append("the previous key, still in its grace period, will be revoked before the rotation (a "
                            "resource holds two keys at most)")
     return RotationPlan(revoke_previous=revoke, cut_short=cut_short, rotate=rotate, reasons=tuple(reasons))

@@ -44,10 +44,11 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from .. import config as settings
 from .. import rotating_key, tenant, tenant_key
-from .._base import UNKNOWN, ImburseProvider
+from .._base import UNKNOWN, DetailedDiff, ImburseProvider
 from ..client import ImburseClient
 from ..errors import ImburseError
 from ..ledger import Ledger
+from ..shapes import spell
 from . import schema
 
 MAX_CONCURRENT_CALLS: Final = 256
@@ -63,13 +64,16 @@ class ResourceType(NamedTuple):
     """The type's inputs (the wire names): ``namePrefix`` among them means the resource is named after its URN."""
     secret_outputs: tuple[str, ...]
     """Outputs returned as secrets whatever the inputs were."""
+    outputs: tuple[str, ...] = ()
+    """Every output of the type: one the rules leave unset is returned as null, not left out (see ``_outputs``)."""
 
 
 RESOURCES: Final[Mapping[str, ResourceType]] = {
-    schema.TENANT_KEY_TOKEN: ResourceType(tenant_key.TenantKeyProvider, tenant_key.INPUTS, tenant_key.SECRET_OUTPUTS),
+    schema.TENANT_KEY_TOKEN: ResourceType(tenant_key.TenantKeyProvider, tenant_key.INPUTS, tenant_key.SECRET_OUTPUTS,
+                                          tenant_key.OUTPUTS),
     schema.ROTATING_KEY_TOKEN: ResourceType(rotating_key.RotatingTenantKeyProvider, rotating_key.INPUTS,
-                                            rotating_key.SECRET_OUTPUTS),
-    schema.TENANT_TOKEN: ResourceType(tenant.TenantProvider, tenant.INPUTS, ()),
+                                            rotating_key.SECRET_OUTPUTS, rotating_key.OUTPUTS),
+    schema.TENANT_TOKEN: ResourceType(tenant.TenantProvider, tenant.INPUTS, (), tenant.OUTPUTS),
 }
 """The resource types ``pulumi-resource-imburse`` serves, by type token."""
 
@@ -181,6 +185,16 @@ def to_wire(props: Mapping[str, Any], secret: set[str] | frozenset[str] | tuple[
     return message
 
 
+def _diff_kind(old: Any, new: Any, replace: bool) -> Any:
+    """The engine's kind of a property's change: added, deleted or updated, forcing a replacement or not."""
+    kinds = provider_pb2.PropertyDiff
+    if old is None:
+        return kinds.ADD_REPLACE if replace else kinds.ADD
+    if new is None:
+        return kinds.DELETE_REPLACE if replace else kinds.DELETE
+    return kinds.UPDATE_REPLACE if replace else kinds.UPDATE
+
+
 def _resource_name(urn: str) -> str:
     return urn.split("::")[-1]
 
@@ -208,7 +222,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         # a generated name, a swept tenant: see pulumi_imburse.ledger).
         self._ledger = Ledger()
         self._providers: dict[str, ImburseProvider] = {
-            token: r.provider(client=self._session.client, ledger=self._ledger)
+            token: r.provider(client=self._session.client, ledger=self._ledger, face="wire")
             for token, r in self._resources.items()}
 
     # -- plumbing ------------------------------------------------------------------------------------
@@ -230,7 +244,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         try:
             return await self._run(fn)
         except (ImburseError, ValueError) as exc:
-            await context.abort(grpc.StatusCode.UNKNOWN, str(exc))
+            # Named as the plugin's users (Pulumi YAML, TypeScript, Go) write properties: privateKey, not private_key.
+            await context.abort(grpc.StatusCode.UNKNOWN, spell(str(exc), "wire"))
         except Exception:
             await context.abort(grpc.StatusCode.UNKNOWN, traceback.format_exc())
         raise AssertionError("unreachable: abort raises")
@@ -300,11 +315,25 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
             changes = provider_pb2.DiffResponse.DIFF_UNKNOWN
         else:
             changes = provider_pb2.DiffResponse.DIFF_SOME if result.changes else provider_pb2.DiffResponse.DIFF_NONE
-        return provider_pb2.DiffResponse(changes=changes, replaces=list(result.replaces or ()),
+        replaces = list(result.replaces or ())
+        if not isinstance(result, DetailedDiff):
+            return provider_pb2.DiffResponse(changes=changes, replaces=replaces,
+                                             deleteBeforeReplace=bool(result.delete_before_replace))
+        # The rules named each property that differs: the CLI shows them ([diff: ~rotationDays]), a replacement's
+        # cause marked as one even when its value is the same (a key due for rotation).
+        detailed = {k: provider_pb2.PropertyDiff(kind=_diff_kind(olds.get(k), news.get(k), k in replaces))
+                    for k in result.diffs}
+        return provider_pb2.DiffResponse(changes=changes, replaces=replaces, diffs=result.diffs,
+                                         detailedDiff=detailed, hasDetailedDiff=True,
                                          deleteBeforeReplace=bool(result.delete_before_replace))
 
     def _outputs(self, urn: str, outs: Mapping[str, Any], secret: set[str]) -> struct_pb2.Struct:
-        return to_wire(outs, {*secret, *self._resources[_resource_type(urn)].secret_outputs} & set(outs))
+        # An output the rules leave unset (no previous key, no rotationDays) goes as null rather than missing: a
+        # language SDK resolves a missing output as unknown in every preview, so a program that exports it would show
+        # "+ previousPublicKey: [unknown]" in a preview that changes nothing.
+        resource = self._resources[_resource_type(urn)]
+        full = {**dict.fromkeys(resource.outputs), **outs}
+        return to_wire(full, {*secret, *resource.secret_outputs} & {k for k, v in full.items() if v is not None})
 
     async def Create(self, request: Any, context: Any) -> Any:
         provider = self._provider(request.urn)
@@ -321,7 +350,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
             # A refresh: the core sees the prior state as the outputs plus the old inputs they lack. So what only
             # the inputs hold survives it: the accepted declaration's namePrefix of a key imported by this plugin
             # (its outputs, from the import, have none; see _adopt.imported_unreconciled).
-            props = {**{k: v for k, v in inputs.items() if k not in props}, **props}
+            # (An output sent as null, see _outputs, is one they lack.)
+            props = {**props, **{k: v for k, v in inputs.items() if props.get(k) is None}}
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:
             return provider_pb2.ReadResponse(id="")
