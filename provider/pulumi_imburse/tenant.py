@@ -38,6 +38,7 @@ from ._base import (
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
+from .refresh import tenant_or_gone
 from .validation import Problem, check_address, check_name, check_unknown, normalize_guid
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
@@ -223,11 +224,17 @@ class TenantProvider(ImburseProvider):
         return CreateResult(tenant.tenant_id, _outputs(tenant))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            tenant = self.client.get_tenant(id_)
-        except NotFoundError:
-            return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
+        if not prior:  # an import (Read with the id only)
+            try:
+                found: TenantModel | None = self.client.get_tenant(id_)
+            except NotFoundError:
+                found = None
+        else:
+            found = tenant_or_gone(self.client, id_, str(prior.get("accountId") or ""), f"Tenant {id_}")
+        if found is None:
+            return ReadResult("", {})  # none to import, or confirmed gone from its account: the engine drops it
+        tenant = found
         if not prior:  # an import (Read with the id only): see diff()
             self.ledger.tenant_adoptions.record_imported((id_.lower(),))
         outs = _outputs(tenant)
