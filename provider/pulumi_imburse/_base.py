@@ -82,7 +82,9 @@ class ImburseProvider(ResourceProvider):
         if self._client_source is not None:
             return []
         problem = self.ledger.base_url_failure()
-        return [pulumi.dynamic.CheckFailure(settings.BASE_URL.name, problem)] if problem else []
+        # No property: it is not one of the resource's, and the engine would print a value beside it. The reason
+        # names the setting.
+        return [pulumi.dynamic.CheckFailure("", problem)] if problem else []
 
     @property
     def client(self) -> ImburseClient:

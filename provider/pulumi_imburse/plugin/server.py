@@ -271,7 +271,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
                 config, config_label=f"explicit provider {_resource_name(request.urn)!r} input baseUrl"
                 if explicit else None)
             if problem:
-                failures.append(provider_pb2.CheckFailure(property=settings.BASE_URL.name, reason=problem))
+                # No property: the engine would print the value next to it, a user:password@ part included.
+                failures.append(provider_pb2.CheckFailure(property="", reason=problem))
         return provider_pb2.CheckResponse(inputs=inputs, failures=failures)
 
     async def DiffConfig(self, request: Any, context: Any) -> Any:
