@@ -161,6 +161,8 @@ class TenantProvider(ImburseProvider):
             problems += check_address("address", inputs.get("address"))
             if not problems:
                 inputs["address"] = _full_address(inputs.get("address"))
+                if not any(inputs["address"].values()):
+                    del inputs["address"]  # no address: the normal form is none at all, as Read gives it
         if not is_unknown(inputs.get("adoptTenantId")):
             problems += check_adopt_id("adoptTenantId", inputs.get("adoptTenantId"))
             if not problems and isinstance(inputs.get("adoptTenantId"), str):
@@ -238,7 +240,9 @@ class TenantProvider(ImburseProvider):
         if not prior:  # an import (Read with the id only): see diff()
             self.ledger.tenant_adoptions.record_imported((id_.lower(),))
         outs = _outputs(tenant)
-        inputs: dict[str, Any] = {k: outs[k] for k in INPUTS}
+        # The inputs as Check would give them for this tenant: an empty address is no address (so `pulumi refresh
+        # --run-program` of a tenant declared without one shows no `-address` difference).
+        inputs: dict[str, Any] = {k: outs[k] for k in INPUTS if k != "address" or any(outs[k].values())}
         if not prior or imported_unreconciled(prior):  # an import, or a refresh of one never accepted
             inputs[IMPORT_MARK] = id_
         return ReadResult(id_, outs, inputs)

@@ -114,3 +114,17 @@ def test_a_refresh_that_cannot_tell_fails_and_changes_nothing(emulator: Emulator
         assert changes(s.stack.refresh(on_output=quiet)) == {}
         assert live(api, tenant_id) == keys
         s.stack.destroy(on_output=quiet)
+
+
+@pytest.mark.parametrize("face", sorted(PROGRAMS))
+def test_refresh_run_program_of_a_tenant_without_address_shows_no_difference(emulator: EmulatorProcess,
+                                                                              face: str) -> None:
+    def program() -> None:
+        Tenant("acme", name="No address") if face == "dynamic" else native.tenant("acme", name="No address")
+
+    with emulated_stack(program, project_name=f"refresh-run-{face}", emulator=emulator) as s:
+        s.stack.up(on_output=quiet)
+        out = Output()
+        assert changes(s.stack.refresh(on_output=out, run_program=True)) == {}
+        assert "[diff:" not in out.text  # it showed `[diff: -address]`, then reported the tenant unchanged
+        s.stack.destroy(on_output=quiet)
