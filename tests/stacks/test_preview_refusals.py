@@ -85,7 +85,8 @@ def test_an_explicit_providers_bad_base_url_fails_at_preview_naming_the_provider
 
 
 NAMES = {"a newline": ("ci\nprod", "U+000A"), "a NUL": ("ci\x00", "U+0000"),
-         "a bidi override": ("ci\u202eved", "U+202E"), "a bidi isolate": ("\u2066ci", "U+2066"), "surrounding spaces": (" ci ", "must not begin or end with spaces")}
+         "a bidi override": ("ci\u202eved", "U+202E"),
+         "a bidi isolate": ("\u2066ci", "U+2066"), "surrounding spaces": (" ci ", "must not begin or end with spaces")}
 
 
 @pytest.mark.parametrize("case", list(NAMES))
