@@ -34,8 +34,10 @@ def tenant_or_gone(client: ImburseClient, tenant_id: str, account_id: str, what:
     made it; empty when unknown). Raises :class:`RefreshRefusedError` when that cannot be confirmed."""
     _refuse_other_configured_account(client, account_id, what)
     try:
-        tenant = client.get_tenant(tenant_id)
+        tenant: Tenant | None = client.get_tenant(tenant_id)
     except NotFoundError:
+        tenant = None
+    if tenant is None:  # (outside the except block: a refusal is its own message, not "during handling of" the 404)
         _confirm_account(client, tenant_id, account_id, what)
         return None
     _refuse_other_account(tenant.account_id, account_id, what)
@@ -50,6 +52,7 @@ def key_or_gone(client: ImburseClient, tenant_id: str, public_key: str, account_
         return client.get_key(tenant_id, public_key)
     except NotFoundError:
         pass
+    # (outside the except block, as above)
     tenant_or_gone(client, tenant_id, account_id, what)  # the tenant is visible in that account, or confirmed gone
     return None
 
