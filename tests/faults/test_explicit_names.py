@@ -50,7 +50,7 @@ def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
 
 @pytest.fixture
 def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tenant_id = api.create_tenant(f"names {request.node.name}"[:100]).tenant_id
+    tenant_id = api.create_tenant(f"names {request.node.name}"[:100].strip()).tenant_id
     yield tenant_id
     api.delete_tenant(tenant_id)
 

@@ -35,7 +35,7 @@ def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
 
 @pytest.fixture
 def tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tenant_id = api.create_tenant(f"grace {request.node.name}"[:100]).tenant_id
+    tenant_id = api.create_tenant(f"grace {request.node.name}"[:100].strip()).tenant_id
     yield tenant_id
     api.delete_tenant(tenant_id)
 

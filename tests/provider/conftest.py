@@ -32,6 +32,6 @@ def api(emulator: EmulatorProcess) -> Iterator[ImburseClient]:
 
 @pytest.fixture
 def tenant_id(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
-    tid = api.create_tenant(f"provider {request.node.name}"[:100]).tenant_id
+    tid = api.create_tenant(f"provider {request.node.name}"[:100].strip()).tenant_id
     yield tid
     api.delete_tenant(tid)
