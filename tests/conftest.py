@@ -79,7 +79,7 @@ def api(emu: EmulatorProcess) -> Iterator[ImburseClient]:
 def existing_tenant(api: ImburseClient, request: pytest.FixtureRequest) -> Iterator[str]:
     """A tenant made outside Pulumi, named after the test; deleted with its keys after the test, unless the test
     deleted it."""
-    tenant_id = api.create_tenant(f"Existing {request.node.name}"[:100]).tenant_id
+    tenant_id = api.create_tenant(f"Existing {request.node.name}"[:100].strip()).tenant_id
     yield tenant_id
     if tenant_id in {t.tenant_id for t in api.list_tenants()}:
         api.delete_tenant(tenant_id)

@@ -12,7 +12,10 @@ credentials are resolved at run time in the host, and one :class:`~pulumi_imburs
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
+import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -21,6 +24,7 @@ from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 
 from . import config as settings
 from .client import ImburseClient
+from .errors import ImburseError
 from .ledger import PROCESS_LEDGER, Ledger
 from .shapes import Face, Shape, spell
 from .validation import Problem
@@ -55,6 +59,12 @@ class ImburseProvider(ResourceProvider):
         self.ledger = ledger if ledger is not None else PROCESS_LEDGER
         self.face: Face = face
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in _OPERATIONS:
+            if name in cls.__dict__:
+                setattr(cls, name, _operation(cls.__dict__[name], name))
+
     def __reduce__(self) -> tuple[type[ImburseProvider], tuple[()]]:
         # Pickle by reference: dill stores "module.ClassName" only. Nothing configured at run time
         # (credentials, clients, tokens, an injected client source, the ledger) can reach the `__provider` value.
@@ -64,6 +74,21 @@ class ImburseProvider(ResourceProvider):
         """Take the stack config sent by the engine; credentials are resolved on first API call."""
         values = {s.config_key: req.config.get(s.config_key) for s in settings.SETTINGS}
         self.ledger.configure({k: v for k, v in values.items() if v is not None})
+        # Only the dynamic provider host calls this. It reports a failed operation as `traceback.format_exc()`,
+        # which honours sys.tracebacklimit: with 0, the user reads "<error type>: <message>", one readable
+        # message as the plugin gives, not a Python traceback. An unexpected error keeps its traceback inside its
+        # message (see _operation), so nothing needed to debug is lost.
+        sys.tracebacklimit = 0
+
+    def config_failures(self) -> list[pulumi.dynamic.CheckFailure]:
+        """Check's failures for the dynamic path's provider settings (the base URL), at preview, before any API
+        call; the plugin checks its own in CheckConfig. Empty for an injected client (the plugin's)."""
+        if self._client_source is not None:
+            return []
+        problem = self.ledger.base_url_failure()
+        # No property: it is not one of the resource's, and the engine would print a value beside it. The reason
+        # names the setting.
+        return [pulumi.dynamic.CheckFailure("", problem)] if problem else []
 
     @property
     def client(self) -> ImburseClient:
@@ -108,11 +133,39 @@ def failures(problems: list[Problem], face: Face = "wire") -> list[pulumi.dynami
     """Check failures for ``problems``, their reasons spelled for ``face``.
 
     The engine shows a failure of a property as ``property <name> value <value> has a problem: <reason>``, ``<name>``
-    being the wire name it looks the value up by; for the Python face the failure names no property (the engine
-    then shows ``has a problem: <reason>``), the reason naming it as the program does (every reason names its
-    property)."""
+    being the wire name it looks the value up by (so it stays the wire name on every face); the reason names the
+    property as the program does."""
     return [pulumi.dynamic.CheckFailure(p.property, spell(p.reason, face))
             for p in problems]
+
+
+_OPERATIONS = ("check", "diff", "create", "read", "update", "delete")
+
+
+class UnexpectedError(ImburseError):
+    """An error the provider did not foresee (a bug): its message carries the original error and traceback."""
+
+
+def _operation(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+    """``fn`` (a provider operation) such that a failure is an :class:`ImburseError` with a readable message, and
+    Check also reports the provider settings' failures (:meth:`ImburseProvider.config_failures`)."""
+
+    @functools.wraps(fn)
+    def run(self: ImburseProvider, *args: Any) -> Any:
+        try:
+            result = fn(self, *args)
+        except (ImburseError, ValueError):
+            raise
+        except Exception as exc:
+            trace = "".join(traceback.format_exception(exc, limit=50))
+            raise UnexpectedError(f"{name} failed unexpectedly (please report this): {trace}") from None
+        if name == "check":
+            extra = self.config_failures()
+            if extra:
+                result.failures = [*(result.failures or []), *extra]
+        return result
+
+    return run
 
 
 def strip_provider(props: Mapping[str, Any]) -> dict[str, Any]:

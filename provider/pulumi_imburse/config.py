@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import urllib.parse
 from collections.abc import Mapping
@@ -88,6 +89,9 @@ class Credentials:
     public_key: str | None
     private_key: str | None = field(repr=False)
     account_id: str | None = None
+    base_url_from: str = field(default="", compare=False)
+    """Where ``base_url`` came from, as messages name it (e.g. ``stack config imburse:baseUrl``); empty: the
+    default."""
 
     def require(self) -> tuple[str, str]:
         """``(public_key, private_key)``, or :class:`ConfigurationError` naming both ways to set each."""
@@ -113,11 +117,9 @@ class Credentials:
         a base URL that is not an ``http(s)://host`` URL, a private key that is not base64. Values are never
         shown, except a base URL without any ``user:password@`` part."""
         problems = []
-        url = urllib.parse.urlsplit(self.base_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            shown = without_userinfo(self.base_url, mark="***@")
-            problems.append(f"{_where(BASE_URL)} must be an http:// or https:// URL such as {SANDBOX_URL}, "
-                            f"got {shown!r}")
+        url_problem = base_url_problem(self.base_url, self.base_url_from or _where(BASE_URL))
+        if url_problem:
+            problems.append(url_problem)
         if self.private_key is not None:
             try:
                 base64.b64decode(self.private_key, validate=True)
@@ -126,6 +128,40 @@ class Credentials:
                                 "account API key's private key exactly as Imburse gave it")
         if problems:
             raise ConfigurationError("; ".join(problems))
+
+
+LOOPBACK_NAMES: Final = frozenset({"localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, an address in 127.0.0.0/8, or ``::1``."""
+    if host.lower().rstrip(".") in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url_problem(url: str, where: str) -> str | None:
+    """Why ``url`` cannot be the API's base URL, as a sentence starting with ``where`` (the input it came from),
+    or ``None``: it must be ``https://host``, or ``http://`` to a loopback host (the local emulator), with no
+    ``user:password@`` part. The URL is shown without any userinfo."""
+    shown = without_userinfo(url, mark="***@")
+    rule = (f"must be an https:// URL such as {SANDBOX_URL} (or http:// to this machine, 127.0.0.1, ::1 or "
+            "localhost, for the emulator)")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return f"{where} {rule}, got {shown!r}"
+    if parts.scheme not in ("http", "https") or not host:
+        return f"{where} {rule}, got {shown!r}"
+    if "@" in parts.netloc:
+        return f"{where} must not carry a user or password (user:password@), got {shown!r}"
+    if parts.scheme == "http" and not is_loopback(host):
+        return f"{where} {rule}; plain http:// is refused for {host!r}, got {shown!r}"
+    return None
 
 
 def _where(setting: Setting) -> str:
@@ -142,21 +178,40 @@ def without_userinfo(url: str, *, mark: str = "") -> str:
 
 
 def _value(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str]) -> str | None:
+    return _sourced(setting, config, environ)[0]
+
+
+def _sourced(setting: Setting, config: Mapping[str, Any], environ: Mapping[str, str], *,
+             config_label: str | None = None) -> tuple[str | None, str]:
+    """The setting's value and where it came from (``""``: the default)."""
     # Surrounding whitespace is never part of a value: a key pasted with its line end, `$(cat key.txt)`.
-    for raw in (config.get(setting.config_key), environ.get(setting.env)):
+    for raw, where in ((config.get(setting.config_key), config_label or f"stack config {setting.config_key}"),
+                       (environ.get(setting.env), f"environment variable {setting.env}")):
         if raw is not None and str(raw).strip() != "":
-            return str(raw).strip()
-    return setting.default
+            return str(raw).strip(), where
+    return setting.default, ""
 
 
-def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Credentials:
-    """Resolve every setting from stack config (``imburse:*``), then ``IMBURSE_*``, then defaults."""
+def resolve(config: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None, *,
+            config_label: str | None = None) -> Credentials:
+    """Resolve every setting from stack config (``imburse:*``), then ``IMBURSE_*``, then defaults.
+
+    ``config_label``: how messages name a base URL taken from ``config`` (default ``stack config
+    imburse:baseUrl``; the plugin says ``explicit provider input baseUrl`` for an explicit provider's)."""
     config = config or {}
     environ = os.environ if environ is None else environ
-    base_url = _value(BASE_URL, config, environ) or SANDBOX_URL
+    base_url, base_url_from = _sourced(BASE_URL, config, environ, config_label=config_label)
     return Credentials(
-        base_url=base_url.rstrip("/"),
+        base_url=(base_url or SANDBOX_URL).rstrip("/"),
         public_key=_value(PUBLIC_KEY, config, environ),
         private_key=_value(PRIVATE_KEY, config, environ),
         account_id=_value(ACCOUNT_ID, config, environ),
+        base_url_from=base_url_from,
     )
+
+
+def base_url_failure(config: Mapping[str, Any], environ: Mapping[str, str] | None = None, *,
+                     config_label: str | None = None) -> str | None:
+    """Check's verdict on the base URL these settings resolve to (see :func:`base_url_problem`), or ``None``."""
+    creds = resolve(config, environ, config_label=config_label)
+    return base_url_problem(creds.base_url, creds.base_url_from or "the default base URL")

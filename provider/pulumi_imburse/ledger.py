@@ -138,6 +138,13 @@ class Ledger:
         with self._lock:
             self._config = {k: v for k, v in config.items() if k.startswith(settings.NAMESPACE + ":")}
 
+    def base_url_failure(self) -> str | None:
+        """Why the configured base URL (stack config, else ``IMBURSE_BASE_URL``) is refused, naming where it came
+        from; ``None`` if it is fine (see :func:`~pulumi_imburse.config.base_url_problem`)."""
+        with self._lock:
+            config = dict(self._config)
+        return settings.base_url_failure(config)
+
     def client(self) -> ImburseClient:
         """The client for the configured credentials, built on first use and shared by every provider of this
         ledger (so one bearer token serves every resource of every Imburse type in the process).

@@ -64,7 +64,7 @@ from ._base import (
 )
 from .client import ImburseClient
 from .errors import ImburseError, NotFoundError
-from .keys.create import create_key, name_for_create, read_key, revoke_key
+from .keys.create import create_key, name_for_create, revoke_key
 from .keys.rules import (
     ROTATE_ON,
     RotationPlan,
@@ -79,6 +79,7 @@ from .keys.rules import (
     roles_key,
 )
 from .models import ApiKey
+from .refresh import key_or_gone
 from .roles import normalize_roles
 from .validation import check_unknown
 from .values import format_time, now
@@ -225,8 +226,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
                                "private keys, which Imburse never returns). Declare it and let it create its key, "
                                "or adopt one key with TenantKey(adopt_public_key=...).")
         client = self.client
-        current = read_key(client, tenant_id, prior["publicKey"]) if prior.get("publicKey") else None
-        previous = read_key(client, tenant_id, prior["previousPublicKey"]) if prior.get("previousPublicKey") else None
+        account, what = str(prior.get("accountId") or ""), f"RotatingTenantKey {prior.get('namePrefix') or id_}"
+        current = (key_or_gone(client, tenant_id, prior["publicKey"], account, what)
+                   if prior.get("publicKey") else None)
+        previous = (key_or_gone(client, tenant_id, prior["previousPublicKey"], account, what)
+                    if prior.get("previousPublicKey") else None)
         if current is None and previous is None:
             return ReadResult("", {})  # both gone from the service: the engine drops the resource, nothing is left
         what = f"RotatingTenantKey {prior.get('namePrefix') or id_}"

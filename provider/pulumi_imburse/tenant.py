@@ -37,6 +37,7 @@ from ._base import (
 from .errors import NotFoundError, OutcomeUnknownError
 from .models import ADDRESS_FIELDS
 from .models import Tenant as TenantModel
+from .refresh import tenant_or_gone
 from .validation import Problem, check_address, check_name, check_unknown, normalize_guid
 
 TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:Tenant"
@@ -159,6 +160,8 @@ class TenantProvider(ImburseProvider):
             problems += check_address("address", inputs.get("address"))
             if not problems:
                 inputs["address"] = _full_address(inputs.get("address"))
+                if not any(inputs["address"].values()):
+                    del inputs["address"]  # no address: the normal form is none at all, as Read gives it
         if not is_unknown(inputs.get("adoptTenantId")):
             problems += check_adopt_id("adoptTenantId", inputs.get("adoptTenantId"))
             if not problems and isinstance(inputs.get("adoptTenantId"), str):
@@ -222,15 +225,23 @@ class TenantProvider(ImburseProvider):
         return CreateResult(tenant.tenant_id, _outputs(tenant))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
-        try:
-            tenant = self.client.get_tenant(id_)
-        except NotFoundError:
-            return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
+        if not prior:  # an import (Read with the id only)
+            try:
+                found: TenantModel | None = self.client.get_tenant(id_)
+            except NotFoundError:
+                found = None
+        else:
+            found = tenant_or_gone(self.client, id_, str(prior.get("accountId") or ""), f"Tenant {id_}")
+        if found is None:
+            return ReadResult("", {})  # none to import, or confirmed gone from its account: the engine drops it
+        tenant = found
         if not prior:  # an import (Read with the id only): see diff()
             self.ledger.tenant_adoptions.record_imported((id_.lower(),))
         outs = _outputs(tenant)
-        inputs: dict[str, Any] = {k: outs[k] for k in INPUTS}
+        # The inputs as Check would give them for this tenant: an empty address is no address (so `pulumi refresh
+        # --run-program` of a tenant declared without one shows no `-address` difference).
+        inputs: dict[str, Any] = {k: outs[k] for k in INPUTS if k != "address" or any(outs[k].values())}
         if not prior or imported_unreconciled(prior):  # an import, or a refresh of one never accepted
             inputs[IMPORT_MARK] = id_
         return ReadResult(id_, outs, inputs)

@@ -65,6 +65,7 @@ from .keys.rules import (
     rotation_due_reason,
 )
 from .models import ApiKey
+from .refresh import key_or_gone
 from .roles import normalize_roles
 from .validation import PENDING_NAME, Problem, check_unknown
 from .values import format_time, now, parse_time
@@ -276,10 +277,13 @@ class TenantKeyProvider(ImburseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id, public_key = _parse_id(id_)
-        key = read_key(self.client, tenant_id, public_key)
-        if key is None:
-            return ReadResult("", {})  # gone from the service: the engine drops the resource
         prior = strip_provider(props)
+        found = (read_key(self.client, tenant_id, public_key) if "publicKey" not in prior  # an import
+                 else key_or_gone(self.client, tenant_id, public_key, str(prior.get("accountId") or ""),
+                                  f"TenantKey {id_}"))
+        if found is None:
+            return ReadResult("", {})  # none to import, or confirmed gone from its account: the engine drops it
+        key = found
         private_key = prior.get("privateKey")
         if "publicKey" not in prior:
             # An import (no prior outputs, at most the declared inputs): its secret is unknowable. Say so,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,8 +78,18 @@ def describe(value: object) -> str:
     return f"a value of type {type(value).__name__} (not shown: inputs may be secrets)"
 
 
-def check_name(prop: str, value: object, *, required: bool = False) -> list[Problem]:
-    """An optional (or required) name: a non-empty string of at most ``NAME_MAX_LENGTH`` characters."""
+BIDI_CONTROLS: Final = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+"""Bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they make a name read
+differently from what it is (``Trojan Source``)."""
+
+
+def check_name(prop: str, value: object, *, required: bool = False, plain: bool = True) -> list[Problem]:
+    """An optional (or required) name: a non-empty string of at most ``NAME_MAX_LENGTH`` characters.
+
+    With ``plain`` (every declaration: the resources of both faces and declarative config) the name must also be
+    text a person reads as it is: no control character (newline, tab, NUL...), no bidirectional override or
+    isolate, no space at either end. The emulator, which plays a service that takes any text, passes ``False``.
+    """
     if value is None:
         return [Problem(prop, f"{prop} is required")] if required else []
     if not isinstance(value, str):
@@ -87,7 +98,21 @@ def check_name(prop: str, value: object, *, required: bool = False) -> list[Prob
         return [Problem(prop, f"{prop} must not be empty")]
     if len(value) > NAME_MAX_LENGTH:
         return [Problem(prop, f"{prop} must be at most {NAME_MAX_LENGTH} characters, got {len(value)}")]
-    return []
+    return name_text_problems(prop, value) if plain else []
+
+
+def name_text_problems(prop: str, value: str) -> list[Problem]:
+    """The plain-text rule of a name (see :func:`check_name`): each offending character is named by its code."""
+    bad = sorted({c for c in value if unicodedata.category(c) == "Cc" or c in BIDI_CONTROLS})
+    problems = []
+    if bad:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in bad)
+        problems.append(Problem(prop, f"{prop} must not contain control characters or bidirectional overrides/"
+                                      f"isolates (U+0000-U+001F, U+007F-U+009F, U+202A-U+202E, U+2066-U+2069); "
+                                      f"found {codes}"))
+    if value != value.strip():
+        problems.append(Problem(prop, f"{prop} must not begin or end with spaces"))
+    return problems
 
 
 def check_key_name(prop: str, value: object) -> list[Problem]:

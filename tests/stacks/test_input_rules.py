@@ -88,7 +88,7 @@ REFUSED: list[tuple[str, Callable[[], None], dict[str, Any], tuple[str, ...], tu
      {"tenants": {"acme": {"name": "Acme", "keys": {"ci": {"roles": ["tenant-app-reed"]}}}}},
      ("input-rules:tenants.acme.keys.ci.roles[0] 'tenant-app-reed' is not a tenant role",), ()),
     ("a baseUrl without a scheme", key_with(), {"imburse:baseUrl": "localhost:{port}"},
-     ("imburse:baseUrl", "IMBURSE_BASE_URL", "http:// or https://"), ("InvalidSchema",)),
+     ("stack config imburse:baseUrl must be an https:// URL", "got 'localhost:"), ("InvalidSchema", "Traceback")),
 ]
 
 

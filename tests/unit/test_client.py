@@ -208,7 +208,7 @@ def test_urls_in_messages_never_carry_credentials(url: str, shown: str) -> None:
 
 
 @pytest.mark.parametrize(("settings", "named"), [
-    ({"imburse:baseUrl": "localhost:8080"}, "imburse:baseUrl (or environment variable IMBURSE_BASE_URL)"),
+    ({"imburse:baseUrl": "localhost:8080"}, "stack config imburse:baseUrl must be an https:// URL"),
     ({"imburse:privateKey": "not base64!"}, "imburse:privateKey (or environment variable IMBURSE_PRIVATE_KEY)"),
     ({"imburse:publicKey": ""}, "imburse:publicKey or environment variable IMBURSE_PUBLIC_KEY"),
 ])

@@ -13,6 +13,8 @@ from pulumi_imburse.config import (
     PUBLIC_KEY,
     SANDBOX_URL,
     SETTINGS,
+    base_url_failure,
+    base_url_problem,
     resolve,
 )
 from pulumi_imburse.errors import ConfigurationError
@@ -84,8 +86,9 @@ def test_every_malformed_setting_is_named_in_one_message() -> None:
     with pytest.raises(ConfigurationError) as err:
         creds.check()
     assert str(err.value) == (
-        "stack config imburse:baseUrl (or environment variable IMBURSE_BASE_URL) must be an http:// or https:// "
-        "URL such as https://sandbox-api.imbursepayments.com, got 'sandbox-api.imbursepayments.com'; "
+        "stack config imburse:baseUrl must be an https:// URL such as https://sandbox-api.imbursepayments.com (or "
+        "http:// to this machine, 127.0.0.1, ::1 or localhost, for the emulator), "
+        "got 'sandbox-api.imbursepayments.com'; "
         "stack config imburse:privateKey (or environment variable IMBURSE_PRIVATE_KEY) is not valid base64 (its "
         "value is not shown): set the account API key's private key exactly as Imburse gave it")
 
@@ -114,3 +117,26 @@ def test_only_trailing_slashes_are_taken_off_the_base_url(path: str, slashes: in
     assume(not path.endswith("/"))
     base = f"https://imburse.example/{path}"
     assert resolve({"imburse:baseUrl": base + "/" * slashes}, {}).base_url == base.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["https://sandbox-api.imbursepayments.com", "https://10.0.0.1", "http://127.0.0.1:8080",
+                                 "http://127.9.9.9", "http://[::1]:9000/", "http://localhost", "http://LOCALHOST.:1"])
+def test_https_and_loopback_http_base_urls_are_accepted(url: str) -> None:
+    assert base_url_problem(url, "stack config imburse:baseUrl") is None
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("file:///etc/passwd", "must be an https:// URL"),
+    ("http://metadata.invalid/", "plain http:// is refused for 'metadata.invalid'"),
+    ("http://10.0.0.1", "plain http:// is refused"),
+    ("http://127.0.0.1.invalid", "plain http:// is refused"),
+    ("https://user:hunter22@imburse.invalid", "must not carry a user or password"),
+    ("http://user@127.0.0.1", "must not carry a user or password"),
+    ("https://", "must be an https:// URL"),
+])
+def test_other_base_urls_are_refused_naming_where_they_came_from(url: str, says: str) -> None:
+    problem = base_url_failure({}, {"IMBURSE_BASE_URL": url})
+    assert problem is not None and problem.startswith("environment variable IMBURSE_BASE_URL ") and says in problem
+    assert "hunter22" not in problem
+    explicit = base_url_failure({"imburse:baseUrl": url}, {}, config_label="explicit provider 'p' input baseUrl")
+    assert explicit is not None and explicit.startswith("explicit provider 'p' input baseUrl ")

@@ -18,8 +18,10 @@ from pulumi_imburse.validation import (
     check_guid,
     check_keepers,
     check_key_name,
+    check_name,
     check_rotation_days,
     is_guid,
+    name_text_problems,
     normalize_guid,
 )
 
@@ -77,7 +79,7 @@ def test_rotation_days_of_millions_is_refused() -> None:
     assert check_rotation_days("rotationDays", None) == []
 
 
-@given(st.text(min_size=1, max_size=NAME_MAX_LENGTH).filter(str.strip))
+@given(st.text(min_size=1, max_size=NAME_MAX_LENGTH).filter(lambda n: n.strip() and not name_text_problems("n", n)))
 def test_a_key_name_of_up_to_100_characters_is_valid_unless_it_is_a_provisional_name(name: str) -> None:
     assert (check_key_name("name", name) == []) == (PENDING_NAME.fullmatch(name) is None)
 
@@ -117,3 +119,19 @@ def test_only_the_hyphenated_form_of_a_guid_is_one(value: uuid.UUID) -> None:
                                    36, None, ["88fdb12a-14dc-419c-b74c-422e2c25cfe7"]])
 def test_values_that_only_look_like_guids_are_not(value: object) -> None:
     assert not is_guid(value)
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x00", "\tci", "ci\x7f", "ci\x85", "ci\u202ex", "\u202aci", "ci\u2066",
+                                  "ci\u2069", " ci", "ci ", "ci\u00a0"])
+def test_names_refuse_control_and_bidi_characters_and_surrounding_spaces(name: str) -> None:
+    problems = check_name("name", name)
+    assert problems and all(p.property == "name" and ("name must not contain" in p.reason
+                                                      or "must not begin or end with spaces" in p.reason)
+                            for p in problems)
+    assert check_key_name("keys[0].name", name)[0].reason.startswith("keys[0].name must not")
+
+
+@pytest.mark.parametrize("name", ["ci", "Acme Ltd (EU)", "Zürich — 東京", "a b", "x\u200dy"])
+def test_plain_names_pass_and_the_emulator_takes_any_text(name: str) -> None:
+    assert check_name("name", name) == []
+    assert check_name("name", "a\nb", plain=False) == []

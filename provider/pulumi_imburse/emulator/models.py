@@ -360,7 +360,7 @@ class Backend:
         """
         obj = _require_object(body)
         problems = check_unknown(obj, ("roles", "name", "newAccount"))
-        problems += check_name("name", obj.get("name"))
+        problems += check_name("name", obj.get("name"), plain=False)
         roles = obj.get("roles")
         allowed = ", ".join(ACCOUNT_ROLES)
         if (not isinstance(roles, list) or not roles
@@ -544,7 +544,7 @@ class Backend:
     @staticmethod
     def _tenant_input(body: object) -> tuple[str, str]:
         obj = _require_object(body)
-        problems = check_unknown(obj, TENANT_FIELDS) + check_name("name", obj.get("name"), required=True)
+        problems = check_unknown(obj, TENANT_FIELDS) + check_name("name", obj.get("name"), required=True, plain=False)
         for f in ADDRESS_FIELDS:
             problems += check_text(f, obj.get(f))
         if problems:
@@ -603,7 +603,7 @@ class Backend:
     @staticmethod
     def _key_input(body: object, *, creating: bool) -> tuple[str | None, list[str]]:
         obj = _require_object(body)
-        problems = (check_unknown(obj, KEY_FIELDS) + check_name("name", obj.get("name"))
+        problems = (check_unknown(obj, KEY_FIELDS) + check_name("name", obj.get("name"), plain=False)
                     + check_tenant_roles("roles", obj.get("roles")))
         if problems:
             raise invalid(problems)

@@ -274,7 +274,21 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
                 value, is_secret = to_plain(inputs.fields[s.name])
                 if not is_secret and value is not None:
                     inputs.update({s.name: {SIG_KEY: SECRET_SIG, "value": value}})
-        return provider_pb2.CheckResponse(inputs=inputs)
+        # The base URL is refused here, at preview, before any request (a token exchange signs with the account
+        # key): named as the input it came from, the explicit provider's, the stack config or the environment.
+        news, _ = props_to_plain(request.news)
+        failures = []
+        if news.get(settings.BASE_URL.name) != UNKNOWN:
+            config = {s.config_key: news[s.name] for s in settings.SETTINGS
+                      if isinstance(news.get(s.name), str) and news[s.name] != UNKNOWN}
+            explicit = not _resource_name(request.urn).startswith("default")
+            problem = settings.base_url_failure(
+                config, config_label=f"explicit provider {_resource_name(request.urn)!r} input baseUrl"
+                if explicit else None)
+            if problem:
+                # No property: the engine would print the value next to it, a user:password@ part included.
+                failures.append(provider_pb2.CheckFailure(property="", reason=problem))
+        return provider_pb2.CheckResponse(inputs=inputs, failures=failures)
 
     async def DiffConfig(self, request: Any, context: Any) -> Any:
         # New credentials (a rotated account key, another URL) never replace the provider or its resources.
