@@ -89,12 +89,18 @@ def make_venv(path: Path, *requirements: str) -> Path:
 
 @pytest.fixture(scope="session")
 def wheel_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """bin/ of a virtualenv outside the checkout holding ``pulumi-imburse[emulator]`` from dist/'s wheel (and the
-    Python SDK's wheel), the rest from PyPI."""
+    """bin/ of a virtualenv outside the checkout holding ``pulumi-imburse[emulator]`` from dist/'s wheel, the rest
+    from PyPI (the dynamic resources' user: it has the plugin's console script, and no SDK)."""
     root = tmp_path_factory.mktemp("wheel-venv")
-    bin_dir = make_venv(root / "venv", f"{dist / f'pulumi_imburse-{VERSION}-py3-none-any.whl'}[emulator]",
-                        str(dist / f"pulumi_imburse_sdk-{VERSION}-py3-none-any.whl"))
-    return bin_dir
+    return make_venv(root / "venv", f"{dist / f'pulumi_imburse-{VERSION}-py3-none-any.whl'}[emulator]")
+
+
+@pytest.fixture(scope="session")
+def sdk_venv(dist: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bin/ of a virtualenv outside the checkout holding only the Python SDK's wheel from dist/ (and ``pulumi`` from
+    PyPI): the native resources' user, whose plugin the engine downloads."""
+    root = tmp_path_factory.mktemp("sdk-venv")
+    return make_venv(root / "venv", str(dist / f"pulumi_imburse_sdk-{VERSION}-py3-none-any.whl"))
 
 
 class WheelEmulator(EmulatorProcess):
@@ -114,12 +120,13 @@ def wheel_emulator(wheel_venv: Path) -> Iterator[EmulatorProcess]:
         yield emu
 
 
-def outside_path(*first: Path) -> str:
+def outside_path(*first: Path, plugin_on_path: bool = False) -> str:
     """A PATH for the user's shell: ``first``, the Pulumi CLI's directory, then the system's, nothing of the
-    checkout (no virtualenv of it, so no ``pulumi-resource-imburse`` and no Python of ours)."""
+    checkout (no virtualenv of it, so no Python of ours, and no ``pulumi-resource-imburse`` unless
+    ``plugin_on_path``: a virtualenv of ``first`` made from the wheel has its console script)."""
     system = [p for p in os.environ.get("PATH", "").split(os.pathsep)
               if p and not Path(p).resolve().is_relative_to(REPO.resolve()) and Path(p).resolve() != TOOLS_BIN.resolve()
               and not Path(p).resolve().is_relative_to(Path(sys.prefix).resolve())]
     path = os.pathsep.join([*map(str, first), str(TOOLS_BIN), *system])
-    assert shutil.which("pulumi-resource-imburse", path=path) is None, "the plugin must not be on PATH"
+    assert plugin_on_path or shutil.which("pulumi-resource-imburse", path=path) is None, "the plugin is on PATH"
     return path

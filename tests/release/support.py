@@ -26,15 +26,20 @@ class Project:
     """A project directory of a user with only dist/'s files: its own backend, ``PULUMI_HOME`` and PATH."""
 
     def __init__(self, root: Path, emulator: EmulatorProcess, *, path_first: tuple[Path, ...] = (),
-                 release_url: str | None = None) -> None:
+                 venv: Path | None = None, release_url: str | None = None) -> None:
+        """``venv``: the bin/ of the user's virtualenv, activated (first on PATH, ``VIRTUAL_ENV``) as the Python
+        language host of .tools/bin needs: it runs the ``python`` on PATH and ignores ``virtualenv:``."""
         assert not root.resolve().is_relative_to(REPO.resolve())
         self.dir = root / "project"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.home = root / "pulumi-home"
         self.home.mkdir(exist_ok=True)
         (root / "state").mkdir(exist_ok=True)
+        self.transcript: list[str] = []
+        """The output of every command run in the project, in order."""
+        first = (venv, *path_first) if venv is not None else path_first
         self.env = {
-            "PATH": outside_path(*path_first),
+            "PATH": outside_path(*first, plugin_on_path=venv is not None),
             "HOME": os.environ.get("HOME", str(root)),
             "PULUMI_HOME": str(self.home),
             "PULUMI_BACKEND_URL": f"file://{root / 'state'}",
@@ -44,6 +49,8 @@ class Project:
             "IMBURSE_PUBLIC_KEY": emulator.public_key,
             "IMBURSE_PRIVATE_KEY": emulator.private_key,
         }
+        if venv is not None:
+            self.env["VIRTUAL_ENV"] = str(venv.parent)
         for name in ("GOPATH", "GOMODCACHE", "GOCACHE", "GOPROXY", "npm_config_cache", "PIP_CACHE_DIR", "TMPDIR"):
             if name in os.environ:
                 self.env[name] = os.environ[name]
@@ -56,6 +63,7 @@ class Project:
     def run(self, *args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(list(args), cwd=self.dir, env=self.env, capture_output=True, text=True,
                               timeout=timeout, check=False)
+        self.transcript.append(done.stdout + done.stderr)
         if check:
             assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
         return done
@@ -78,10 +86,16 @@ class Project:
         return listed
 
 
-def driver_changes(done: subprocess.CompletedProcess[str]) -> dict[str, int]:
-    """The ``{"changes": {...}}`` JSON line a driver prints last, ``same`` and zeros left out."""
-    result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {k: v for k, v in result["changes"].items() if v and k != "same"}
+def pulumi_operate(project: Project) -> Callable[[str], dict[str, int]]:
+    """The ``operate`` of :func:`lifecycle` as a user runs it: plain ``pulumi up``/``preview``/``destroy`` in the
+    project directory (its ``Pulumi.yaml``, the real language host), the change counts read back from the CLI."""
+    def operate(op: str) -> dict[str, int]:
+        if op == "preview":
+            preview = json.loads(project.pulumi("preview", "--json", "--stack", STACK).stdout)
+            return {k: v for k, v in preview["changeSummary"].items() if v and k != "same"}
+        project.pulumi(op, "--yes", "--skip-preview", "--stack", STACK)
+        return project.last_changes()
+    return operate
 
 
 def lifecycle(project: Project, operate: Callable[[str], dict[str, int]], api: ImburseClient, *,

@@ -1,8 +1,9 @@
 """Every install path from dist/'s files alone, through the real CLI against the emulator of the wheel's
 ``[emulator]`` extra: a fresh project directory outside the checkout per language, only dist/ files (and
 registries) installed, the plugin from the release archive (downloaded by the engine itself, or installed with
-``pulumi plugin install --server``). Each goes through :func:`support.lifecycle` and then shows that nothing it
-used lives in the checkout.
+``pulumi plugin install --server``). Each is a project directory with its own ``Pulumi.yaml``, run with plain
+``pulumi up``/``preview``/``destroy`` through the real CLI and the real language host (.tools/bin) as a user runs it,
+goes through :func:`support.lifecycle` and then shows that nothing it used lives in the checkout.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pulumi_imburse.plugin import schema
 
 from ..engine import REPO
 from .conftest import PLUGIN_ARCHIVE, VERSION, checksum
-from .support import STACK, Project, assert_plugin_from_release, driver_changes, lifecycle
+from .support import Project, assert_plugin_from_release, lifecycle, pulumi_operate
 
 PROGRAMS = Path(__file__).parent / "programs"
 PROJECT = "imburse-dist"
@@ -46,35 +47,34 @@ def assert_installed_outside(venv_bin: Path, package: str) -> None:
     assert "Editable project location" not in show
 
 
-def python_driver(project: Project, venv_bin: Path, kind: str):
-    driver = project.dir / "driver.py"
-    shutil.copyfile(PROGRAMS / "python_driver.py", driver)
-
-    def operate(op: str) -> dict[str, int]:
-        return driver_changes(project.run(str(venv_bin / "python"), str(driver), kind, op, STACK, str(project.dir)))
-    return operate
+def python_project(project: Project, program: str) -> None:
+    """``Pulumi.yaml`` (runtime python) and ``programs/python/<program>.py`` as ``__main__.py``."""
+    write_project(project, "python")
+    shutil.copyfile(PROGRAMS / "python" / f"{program}.py", project.dir / "__main__.py")
 
 
 def test_python_dynamic_resources_from_the_wheel(wheel_venv: Path, wheel_emulator: EmulatorProcess,
                                                  tmp_path: Path) -> None:
-    project = Project(tmp_path, wheel_emulator)
-    # The engine's dynamic-provider launcher runs this virtualenv's python (as `virtualenv:` in Pulumi.yaml does).
-    project.env["PULUMI_RUNTIME_VIRTUALENV"] = str(wheel_venv.parent)
-    write_project(project, "python")
+    # The venv made from the wheel, activated: the language host and the dynamic-provider launcher run its python.
+    project = Project(tmp_path, wheel_emulator, venv=wheel_venv)
+    python_project(project, "dynamic")
     with client(wheel_emulator) as api:
-        lifecycle(project, python_driver(project, wheel_venv, "dynamic"), api)
+        lifecycle(project, pulumi_operate(project), api)
     assert_installed_outside(wheel_venv, "pulumi-imburse")
     assert [p for p in project.plugins() if p["name"] == "imburse"] == []  # dynamic resources need no plugin
+    # The wheel's pulumi-plugin.json says so: the host guesses no plugin "imburse" from the package name, so the
+    # engine neither loads the venv's pulumi-resource-imburse ("using ... from $PATH") nor looks for one.
+    assert "pulumi-resource-imburse" not in "".join(project.transcript)
 
 
-def test_python_sdk_wheel_and_the_plugin_the_engine_downloads(wheel_venv: Path, wheel_emulator: EmulatorProcess,
+def test_python_sdk_wheel_and_the_plugin_the_engine_downloads(sdk_venv: Path, wheel_emulator: EmulatorProcess,
                                                               release_url: str, tmp_path: Path) -> None:
-    project = Project(tmp_path, wheel_emulator, release_url=release_url)
-    write_project(project, "python")
+    project = Project(tmp_path, wheel_emulator, venv=sdk_venv, release_url=release_url)
+    python_project(project, "sdk")
     assert project.plugins() == []  # nothing installed: the engine downloads the SDK's plugin by itself
     with client(wheel_emulator) as api:
-        lifecycle(project, python_driver(project, wheel_venv, "sdk"), api)
-    assert_installed_outside(wheel_venv, "pulumi_imburse_sdk")
+        lifecycle(project, pulumi_operate(project), api)
+    assert_installed_outside(sdk_venv, "pulumi_imburse_sdk")
     assert_plugin_from_release(project)
 
 
@@ -84,7 +84,7 @@ def test_typescript_from_the_npm_tarball(dist: Path, wheel_emulator: EmulatorPro
     assert node and npm, "node and npm must be on PATH"
     project = Project(tmp_path, wheel_emulator, release_url=release_url)
     write_project(project, "nodejs")
-    (project.dir / "package.json").write_text(json.dumps({"name": PROJECT, "private": True}))
+    (project.dir / "package.json").write_text(json.dumps({"name": PROJECT, "private": True, "main": "index.ts"}))
     for f in ("index.ts", "tsconfig.json"):
         shutil.copyfile(PROGRAMS / "typescript" / f, project.dir / f)
     # The tarball, and the oldest @pulumi/pulumi it claims (schema.SDK_PULUMI_FLOOR) from the registry.
@@ -106,11 +106,8 @@ def test_typescript_from_the_npm_tarball(dist: Path, wheel_emulator: EmulatorPro
     project.run(node, "-e", check)
     project.run(str(project.dir / "node_modules" / ".bin" / "tsc"), "-p", ".")  # the .d.ts type-check too
 
-    def operate(op: str) -> dict[str, int]:
-        return driver_changes(project.run(node, "index.js", op, STACK, str(project.dir)))
-
     with client(wheel_emulator) as api:
-        lifecycle(project, operate, api)
+        lifecycle(project, pulumi_operate(project), api)  # index.ts run by the Node.js host (ts-node)
     assert_plugin_from_release(project)
 
 
@@ -131,16 +128,12 @@ def test_go_from_the_sdk_module(dist: Path, wheel_emulator: EmulatorProcess, rel
     project.run(go, "mod", "init", "example.com/imburse-dist")
     project.run(go, "get", f"github.com/pulumi-imburse/pulumi-imburse/sdk@v{VERSION}")
     project.run(go, "mod", "tidy")
-    project.run(go, "build", "-o", "deploy", ".", timeout=1200)
     module = json.loads(project.run(go, "list", "-m", "-json", "github.com/pulumi-imburse/pulumi-imburse/sdk").stdout)
     assert module["Version"] == f"v{VERSION}" and "Replace" not in module
     assert not Path(module["Dir"]).resolve().is_relative_to(REPO.resolve())
 
-    def operate(op: str) -> dict[str, int]:
-        return driver_changes(project.run(str(project.dir / "deploy"), op, STACK, str(project.dir)))
-
     with client(wheel_emulator) as api:
-        lifecycle(project, operate, api)
+        lifecycle(project, pulumi_operate(project), api)  # the Go host builds the program (go build) each run
     assert_plugin_from_release(project)
 
 
@@ -166,14 +159,7 @@ def test_pulumi_yaml_with_the_plugin_installed_from_the_release(dist: Path, whee
     project.pulumi("plugin", "install", "resource", "imburse", f"v{VERSION}", "--server", release_url,
                    "--checksum", checksum(dist, PLUGIN_ARCHIVE))
 
-    def operate(op: str) -> dict[str, int]:
-        if op == "preview":
-            preview = json.loads(project.pulumi("preview", "--json", "--stack", STACK).stdout)
-            return {k: v for k, v in preview["changeSummary"].items() if v and k != "same"}
-        project.pulumi(op, "--yes", "--skip-preview", "--stack", STACK)
-        return project.last_changes()
-
     with client(wheel_emulator) as api:
-        lifecycle(project, operate, api)
+        lifecycle(project, pulumi_operate(project), api)
     assert_plugin_from_release(project)
     assert os.environ.get("PULUMI_PLUGIN_DOWNLOAD_URL_OVERRIDES") is None
