@@ -166,14 +166,16 @@ def _check_semantics(fuzzed: Fuzzed, method: str, path: str, body: Any, status: 
     data: Any = json.loads(text) if text else None
     if (method, path) in KEY_WRITES:
         assert isinstance(body, dict)
-        assert check_unknown(body, ("name", "roles")) + check_name("name", body.get("name")) \
+        assert check_unknown(body, ("name", "roles")) + check_name("name", body.get("name"), plain=False) \
             + check_tenant_roles("roles", body.get("roles")) == [], body
         assert data["roles"] == normalize_roles([str(r) for r in body["roles"]])  # type: ignore[union-attr]
         assert data["name"] == body.get("name", DEFAULT_KEY_NAME if method == "POST" else data["name"])
         assert ("privateKey" in data) == (method == "POST")
     elif (method, path) in TENANT_WRITES:
         assert isinstance(body, dict)
-        problems = check_unknown(body, ("name", *ADDRESS_FIELDS)) + check_name("name", body.get("name"), required=True)
+        # The service takes any text as a name (plain=False); the no-control-characters rule is the provider's.
+        problems = check_unknown(body, ("name", *ADDRESS_FIELDS)) \
+            + check_name("name", body.get("name"), required=True, plain=False)
         for field in ADDRESS_FIELDS:
             problems += check_text(field, body.get(field))
         assert problems == [], body
