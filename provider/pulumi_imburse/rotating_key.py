@@ -274,6 +274,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
         # 2. The new key last: once it exists, nothing else can fail before the engine records it.
         made = decided.rotate or current is None
         if made:
+            # The keys this update keeps carry `name` now, so a name Check generated for it (the declared name
+            # removed) is not fresh: its create must take the provisional route, whose sweep revokes only its own
+            # provisional name, never a key the state names (issue 17, bug 4: the fresh route's sweep of the
+            # generated name revoked the renamed current and previous keys).
+            self.ledger.fresh_names.take(name)
             key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
             if current is not None:
                 previous = current
