@@ -243,6 +243,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
             outs = _outputs(prior, current, _previous_of(prior) if previous is not None else None,
                             private_key=str(prior.get("privateKey") or ""))
         if previous is None:
+            if prior.get("previousPublicKey"):
+                ends = f" (its grace period was to end {prior['previousExpiresAt']})" \
+                    if prior.get("previousExpiresAt") else ""
+                self.warn(f"{what}: its previous key {prior['previousPublicKey']} was revoked outside Pulumi{ends}; "
+                          "the state no longer holds it. The current key is unchanged.")
             for k in PREVIOUS:
                 outs.pop(k, None)
         inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
