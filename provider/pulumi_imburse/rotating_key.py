@@ -70,12 +70,15 @@ from .keys.rules import (
     RotationPlan,
     changed,
     check_grace_period,
+    compared,
     grace_over,
     id_key,
+    key_name,
     key_problems,
     normalize_key_inputs,
     plan,
     previous_expires_at,
+    read_inputs,
     roles_key,
 )
 from .models import ApiKey
@@ -206,8 +209,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
         if replaces:
             return DiffResult(changes=True, replaces=replaces)
         decided = plan(olds, news, now=now())
-        updates = [k for k in UPDATE_ON if changed(roles_key(olds.get(k)) if k == "roles" else olds.get(k),
-                                                    roles_key(news.get(k)) if k == "roles" else news.get(k))]
+        updates = [k for k in UPDATE_ON if changed(*compared(k, olds, news))]
         if decided.acts:
             self.say_once(f"RotatingTenantKey {news.get('namePrefix')}: " + "; ".join(decided.reasons))
         return DiffResult(changes=bool(updates or decided.acts), replaces=[])
@@ -250,8 +252,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
                           "the state no longer holds it. The current key is unchanged.")
             for k in PREVIOUS:
                 outs.pop(k, None)
-        inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
-        return ReadResult(id_, outs, inputs)
+        return ReadResult(id_, outs, read_inputs(outs, INPUTS))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id = _tenant_of(id_)
@@ -272,7 +273,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
                 self.info(f"{what}: revoked the previous key {previous.public_key}: its grace period ended "
                           f"({olds.get('previousExpiresAt')}).")
             previous = None
-        roles, name = list(news["roles"]), str(news["name"])
+        roles, name = list(news["roles"]), str(key_name(news))
         if changed(roles_key(olds.get("roles")), roles_key(roles)) or changed(olds.get("name"), name):
             current, previous = (_renamed(client, tenant_id, current, roles, name),
                                  previous and _renamed(client, tenant_id, previous, roles, name))

@@ -6,6 +6,8 @@ plugin's ``imburse:index:*``).
   after B (the current key) is revoked outside Pulumi a refresh records it gone and says so, keeping A for its
   grace period, and the next ``up`` makes a new current key (A stays the previous key, working until
   ``previousExpiresAt``, now counted from the new key).
+- ``pulumi refresh --run-program`` of auto-named keys (no ``name`` declared) shows no diff when nothing changed:
+  Check keeps the name it generated when the prior inputs carry it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pulumi_imburse import RotatingTenantKey
+from pulumi_imburse import RotatingTenantKey, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
@@ -118,3 +120,35 @@ def test_refresh_after_the_current_key_is_revoked_outside_pulumi_keeps_the_previ
         assert c not in ("", a, b) and now["previousPublicKey"] == a
         assert live(api, tenant) == {a, c}
         assert authenticates(emulator, a, now["previousPrivateKey"]) and authenticates(emulator, c, now["privateKey"])
+
+
+def dynamic_autonamed(tenant_id: str) -> None:
+    TenantKey("ci", tenant_id=tenant_id, roles=[READ])
+    RotatingTenantKey(RESOURCE, tenant_id=tenant_id, roles=[READ], grace_days=GRACE_DAYS)
+
+
+def plugin_autonamed(tenant_id: str) -> None:
+    native.tenant_key("ci", tenantId=tenant_id, roles=[READ])
+    native.rotating_tenant_key(RESOURCE, tenantId=tenant_id, roles=[READ], graceDays=GRACE_DAYS)
+
+
+AUTONAMED: dict[str, Callable[[str], None]] = {"dynamic": dynamic_autonamed, "plugin": plugin_autonamed}
+
+
+@pytest.mark.parametrize("face", sorted(AUTONAMED))
+def test_refresh_run_program_of_auto_named_keys_shows_no_diff(
+        face: str, emulator: EmulatorProcess, api: ImburseClient, existing_tenant: str) -> None:
+    tenant = existing_tenant
+    with emulated_stack(lambda: AUTONAMED[face](tenant), project_name=f"autonamed-refresh-{face}",
+                        emulator=emulator) as s:
+        s.stack.up(on_output=quiet)
+        names = {state(s, ":TenantKey")["name"], state(s)["name"]}
+        assert {k.name for k in api.list_keys(tenant)} == names
+
+        for run_program in (True, False, True):  # the last after a plain refresh stored what Read returned
+            said = Output()
+            result = s.stack.refresh(on_output=said, run_program=run_program)
+            assert changes(result) == {}, said.text
+            assert "[diff:" not in said.text, said.text
+        assert changes(s.stack.preview(on_output=quiet)) == {}
+        assert {state(s, ":TenantKey")["name"], state(s)["name"]} == names
