@@ -33,9 +33,9 @@ revoked is fine), then changes roles and name of the keys it keeps, and only the
 then the rename). So a failed run leaves the state as it was (at most it names a previous key that is already
 revoked, which a refresh drops), and the next run converges from it. A provider killed while creating leaves a
 provisionally named key that no state holds, revoked by a later create in the tenant as ``TenantKey``
-describes. ``pulumi refresh`` notices either key revoked outside Pulumi: a gone previous key is dropped; a
-gone current key leaves ``public_key`` empty and the next update makes a new one, keeping the previous key
-(whose grace period then counts from the new key). Destroy revokes both.
+describes. ``pulumi refresh`` notices either key revoked outside Pulumi, and says so: a gone previous key is
+dropped; a gone current key leaves ``public_key`` empty and the next update makes a new one, keeping the previous
+key (whose grace period then counts from the new key). Destroy revokes both.
 
 The resource id is ``<tenantId>/<series id>``: a random id fixed for the resource's life (an update cannot change
 an id, and the keys change). The keys are in the outputs. Import is not supported (a rotating key's state is
