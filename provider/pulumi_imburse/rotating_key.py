@@ -33,9 +33,9 @@ revoked is fine), then changes roles and name of the keys it keeps, and only the
 then the rename). So a failed run leaves the state as it was (at most it names a previous key that is already
 revoked, which a refresh drops), and the next run converges from it. A provider killed while creating leaves a
 provisionally named key that no state holds, revoked by a later create in the tenant as ``TenantKey``
-describes. ``pulumi refresh`` notices either key revoked outside Pulumi: a gone previous key is dropped; a
-gone current key leaves ``public_key`` empty and the next update makes a new one, keeping the previous key
-(whose grace period then counts from the new key). Destroy revokes both.
+describes. ``pulumi refresh`` notices either key revoked outside Pulumi, and says so: a gone previous key is
+dropped; a gone current key leaves ``public_key`` empty and the next update makes a new one, keeping the previous
+key (whose grace period then counts from the new key). Destroy revokes both.
 
 The resource id is ``<tenantId>/<series id>``: a random id fixed for the resource's life (an update cannot change
 an id, and the keys change). The keys are in the outputs. Import is not supported (a rotating key's state is
@@ -70,12 +70,15 @@ from .keys.rules import (
     RotationPlan,
     changed,
     check_grace_period,
+    compared,
     grace_over,
     id_key,
+    key_name,
     key_problems,
     normalize_key_inputs,
     plan,
     previous_expires_at,
+    read_inputs,
     roles_key,
 )
 from .models import ApiKey
@@ -206,8 +209,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
         if replaces:
             return DiffResult(changes=True, replaces=replaces)
         decided = plan(olds, news, now=now())
-        updates = [k for k in UPDATE_ON if changed(roles_key(olds.get(k)) if k == "roles" else olds.get(k),
-                                                    roles_key(news.get(k)) if k == "roles" else news.get(k))]
+        updates = [k for k in UPDATE_ON if changed(*compared(k, olds, news))]
         if decided.acts:
             self.say_once(f"RotatingTenantKey {news.get('namePrefix')}: " + "; ".join(decided.reasons))
         return DiffResult(changes=bool(updates or decided.acts), replaces=[])
@@ -243,10 +245,14 @@ class RotatingTenantKeyProvider(ImburseProvider):
             outs = _outputs(prior, current, _previous_of(prior) if previous is not None else None,
                             private_key=str(prior.get("privateKey") or ""))
         if previous is None:
+            if prior.get("previousPublicKey"):
+                ends = f" (its grace period was to end {prior['previousExpiresAt']})" \
+                    if prior.get("previousExpiresAt") else ""
+                self.warn(f"{what}: its previous key {prior['previousPublicKey']} was revoked outside Pulumi{ends}; "
+                          "the state no longer holds it. The current key is unchanged.")
             for k in PREVIOUS:
                 outs.pop(k, None)
-        inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
-        return ReadResult(id_, outs, inputs)
+        return ReadResult(id_, outs, read_inputs(outs, INPUTS))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id = _tenant_of(id_)
@@ -267,13 +273,18 @@ class RotatingTenantKeyProvider(ImburseProvider):
                 self.info(f"{what}: revoked the previous key {previous.public_key}: its grace period ended "
                           f"({olds.get('previousExpiresAt')}).")
             previous = None
-        roles, name = list(news["roles"]), str(news["name"])
+        roles, name = list(news["roles"]), str(key_name(news))
         if changed(roles_key(olds.get("roles")), roles_key(roles)) or changed(olds.get("name"), name):
             current, previous = (_renamed(client, tenant_id, current, roles, name),
                                  previous and _renamed(client, tenant_id, previous, roles, name))
         # 2. The new key last: once it exists, nothing else can fail before the engine records it.
         made = decided.rotate or current is None
         if made:
+            # The keys this update keeps carry `name` now, so a name Check generated for it (the declared name
+            # removed) is not fresh: its create must take the provisional route, whose sweep revokes only its own
+            # provisional name, never a key the state names (issue 17, bug 4: the fresh route's sweep of the
+            # generated name revoked the renamed current and previous keys).
+            self.ledger.fresh_names.take(name)
             key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
             if current is not None:
                 previous = current

@@ -54,12 +54,15 @@ from .keys.create import (
 from .keys.rules import (
     changed,
     check_known,
+    compared,
     generated_name,
     id_key,
     is_generated_name,
+    key_name,
     key_problems,
     normalize_key_inputs,
     pending_name,
+    read_inputs,
     roles_key,
     rotation_due,
     rotation_due_reason,
@@ -225,8 +228,7 @@ class TenantKeyProvider(ImburseProvider):
         updates = [
             k for k in UPDATE_ON
             # No name in the inputs: an adopted key's name, not managed.
-            if (k != "name" or "name" in news) and changed(roles_key(olds.get(k)) if k == "roles" else olds.get(k),
-                                                           roles_key(news.get(k)) if k == "roles" else news.get(k))
+            if (k != "name" or key_name(news) is not None) and changed(*compared(k, olds, news))
         ]
         # Replacement order is left to the engine: create-before-delete unless the resource
         # option delete_before_replace is set.
@@ -298,12 +300,11 @@ class TenantKeyProvider(ImburseProvider):
         # The service's createdAt is the truth (rotationDays counts from it): _outputs prefers it.
         # Inputs as the service now has them (the engine needs them to import, and refresh records
         # drift in them); provider-side inputs (namePrefix, keepers, rotationDays) carry over.
-        inputs = {k: outs[k] for k in INPUTS if outs.get(k) is not None}
-        return ReadResult(id_, outs, inputs)
+        return ReadResult(id_, outs, read_inputs(outs, INPUTS))
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id, public_key = _parse_id(id_)
-        name = news.get("name")  # None: an adopted key's unmanaged name, which the service keeps
+        name = key_name(news)  # None: an adopted key's unmanaged name, which the service keeps
         if (name is not None and changed(olds.get("name"), name)) or changed(
             roles_key(olds.get("roles")), roles_key(news.get("roles"))
         ):
@@ -351,8 +352,8 @@ def _import_pairs(live: Mapping[str, Any], declared: Mapping[str, Any]) -> list[
     pairs: list[tuple[str, object, object]] = [
         ("tenantId", id_key(live.get("tenantId")), id_key(declared.get("tenantId"))),
         ("roles", roles_key(live.get("roles")), roles_key(declared.get("roles")))]
-    if "name" in declared:
-        pairs.append(("name", live.get("name"), declared.get("name")))
+    if key_name(declared) is not None:
+        pairs.append(("name", live.get("name"), key_name(declared)))
     return pairs
 
 

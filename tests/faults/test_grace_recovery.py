@@ -16,6 +16,7 @@ import pytest
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.errors import ServerError
+from pulumi_imburse.keys.rules import key_name
 from pulumi_imburse.ledger import Ledger
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
 
@@ -63,7 +64,7 @@ def test_a_rotation_whose_new_key_cannot_be_named_leaves_only_the_keys_in_state_
         provider_with(ledger, failing).update(id_, refreshed, inputs)
     assert failing.calls[:2] == ["delete_key", "create_key"]  # the previous key first, the new key last
     # The message names the key's name and says what became of it, without calling it a TenantKey.
-    assert repr(inputs["name"]) in str(err.value) and "it was revoked" in str(err.value)
+    assert repr(key_name(inputs)) in str(err.value) and "it was revoked" in str(err.value)
     assert "TenantKey" not in str(err.value)
     assert live(api, tenant) == {b}  # a (grace over) revoked, the new key revoked: nothing the state lacks
 

@@ -19,6 +19,7 @@ import pytest
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.keys.rules import key_name
 
 from .support import (
     CREATE_KEY_ROUTE,
@@ -163,7 +164,7 @@ def test_update_converges_in_place(updated: Stack) -> None:
     live = updated.live()
     assert set(live) == set(private_keys)  # updated in place: no key replaced, none lost
     for i, k in enumerate(updated.keys):
-        expected_name = f"renamed-{i}" if i % 4 == 0 else k.inputs["name"]
+        expected_name = f"renamed-{i}" if i % 4 == 0 else key_name(k.inputs)
         assert live[k.out["publicKey"]]["roles"] == NEW_ROLES == k.out["roles"]
         assert live[k.out["publicKey"]]["name"] == expected_name == k.out["name"]
         assert k.out["privateKey"] == private_keys[k.out["publicKey"]]

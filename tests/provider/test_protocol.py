@@ -17,6 +17,7 @@ import pytest
 from pulumi_imburse import Tenant, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.keys.rules import key_name
 
 from ..support.host import ProviderError, ProviderHost
 from .harness import api_requests, clean_env, sdk_inputs, stack_config, start_host, urn
@@ -47,12 +48,12 @@ def test_check_names_the_key_after_the_resource_and_normalises_roles(host: Provi
                                                                             "tenant-app-write"]))
     assert failures == []
     assert checked["roles"] == ["tenant-app-read", "tenant-app-write"]
-    assert checked["name"].startswith("ci-") and len(checked["name"]) == len("ci-") + 8
+    assert key_name(checked).startswith("ci-") and len(key_name(checked)) == len("ci-") + 8
     # The generated name is kept on later checks, and a fresh one is made when there are no olds
     # (the engine's re-Check on replacement).
     again, _ = host.check(KEY_URN, checked, key_inputs(tenant_id))
     fresh, _ = host.check(KEY_URN, {}, key_inputs(tenant_id))
-    assert again["name"] == checked["name"] and fresh["name"] != checked["name"]
+    assert key_name(again) == key_name(checked) and key_name(fresh) != key_name(checked)
     assert api_requests(emulator) == before  # Check makes no API call
 
 
@@ -130,7 +131,7 @@ def test_preview_with_unknown_tenant_id_and_no_credentials(tmp_path: Path) -> No
         checked, failures = host.check(KEY_URN, {}, inputs)
         assert failures == []
         diff = host.diff(KEY_URN, "t/p", {"tenantId": "88fdb12a-14dc-419c-b74c-422e2c25cfe7",
-                                          "roles": ["tenant-app-read"], "name": checked["name"]},
+                                          "roles": ["tenant-app-read"], "name": key_name(checked)},
                          checked, {}, [])
         assert diff.changes == "some" and "tenantId" in diff.replaces
     finally:
@@ -144,10 +145,10 @@ def test_create_returns_id_outputs_and_a_working_private_key(host: ProviderHost,
                                                              api: ImburseClient, tenant_id: str) -> None:
     id_, checked, outs = create_key(host, tenant_id, roles=["tenant-admin"])
     assert id_ == f"{tenant_id}/{outs['publicKey']}"
-    assert outs["accountId"] == emulator.account_id and outs["name"] == checked["name"]
+    assert outs["accountId"] == emulator.account_id and outs["name"] == key_name(checked)
     assert dt.datetime.fromisoformat(outs["createdAt"].replace("Z", "+00:00")).tzinfo is not None
     (listed,) = api.list_keys(tenant_id)
-    assert (listed.public_key, listed.name, listed.roles) == (outs["publicKey"], checked["name"], ("tenant-admin",))
+    assert (listed.public_key, listed.name, listed.roles) == (outs["publicKey"], key_name(checked), ("tenant-admin",))
     with ImburseClient(emulator.base_url, outs["publicKey"], outs["privateKey"]) as as_key:
         assert [k.public_key for k in as_key.list_keys(tenant_id)] == [outs["publicKey"]]
 

@@ -11,6 +11,7 @@ from pulumi.output import Unknown
 
 from pulumi_imburse.keys.rules import (
     AUTONAME_PREFIX_MAX,
+    GENERATED_NAME,
     RotationPlan,
     autoname,
     changed,
@@ -18,12 +19,15 @@ from pulumi_imburse.keys.rules import (
     check_known,
     check_resource_name,
     check_tenant_id,
+    compared,
     days_text,
     generated_name,
     id_key,
     is_generated_name,
+    key_name,
     normalize_key_inputs,
     plan,
+    read_inputs,
     roles_key,
     rotation_due,
 )
@@ -48,8 +52,9 @@ def test_normal_form_lowers_ids_sorts_roles_drops_unset_optionals_and_generates_
     inputs: dict[str, Any] = {"tenantId": TENANT.upper(), "roles": [WRITE, READ, WRITE], "namePrefix": "ci",
                               "name": None, "keepers": None, "rotationDays": None, "adoptPublicKey": None}
     fresh = normalize_key_inputs(inputs, {})
-    assert fresh is not None and fresh == inputs["name"] and is_generated_name(fresh, "ci")
-    assert inputs == {"tenantId": TENANT, "roles": [READ, WRITE], "namePrefix": "ci", "name": fresh}
+    assert fresh is not None and fresh == inputs[GENERATED_NAME] and is_generated_name(fresh, "ci")
+    assert inputs == {"tenantId": TENANT, "roles": [READ, WRITE], "namePrefix": "ci", GENERATED_NAME: fresh}
+    assert key_name(inputs) == fresh
 
 
 def test_normal_form_keeps_given_optionals_and_a_declared_name() -> None:
@@ -62,8 +67,23 @@ def test_normal_form_keeps_given_optionals_and_a_declared_name() -> None:
 
 def test_normal_form_keeps_the_prior_generated_name_and_says_it_is_not_new() -> None:
     inputs: dict[str, Any] = {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci"}
-    assert normalize_key_inputs(inputs, {"name": "ci-0123abcd"}) is None
-    assert inputs["name"] == "ci-0123abcd"
+    assert normalize_key_inputs(inputs, {"name": "ci-0123abcd"}) is None  # a state from before GENERATED_NAME
+    assert inputs[GENERATED_NAME] == "ci-0123abcd" and "name" not in inputs
+    again: dict[str, Any] = {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci"}
+    assert normalize_key_inputs(again, inputs) is None and again == inputs
+
+
+def test_a_generated_name_is_kept_out_of_the_name_input_and_a_declared_one_replaces_it() -> None:
+    """The engine compares the state's inputs with the program's where no Check runs (``pulumi refresh
+    --run-program``): a name the program never declared must not be in ``name`` (it showed ``[diff: -name]``)."""
+    declared: dict[str, Any] = {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci", "name": "mine"}
+    assert normalize_key_inputs(declared, {GENERATED_NAME: "ci-0123abcd"}) is None
+    assert GENERATED_NAME not in declared and key_name(declared) == "mine"
+    assert read_inputs({**declared, "name": "ci-0123abcd", "publicKey": KEY}, ("tenantId", "roles", "namePrefix",
+                                                                           "name")) == \
+        {"tenantId": TENANT, "roles": [READ], "namePrefix": "ci", GENERATED_NAME: "ci-0123abcd"}
+    assert read_inputs(declared, ("namePrefix", "name")) == {"namePrefix": "ci", "name": "mine"}
+    assert compared("name", {"name": "ci-0123abcd"}, {GENERATED_NAME: "ci-0123abcd"}) == ("ci-0123abcd",) * 2
 
 
 def test_an_adopted_key_without_a_name_gets_none_and_its_key_id_is_lowered() -> None:
@@ -78,7 +98,7 @@ def test_values_not_known_yet_are_left_as_they_are() -> None:
     inputs: dict[str, Any] = {"tenantId": Unknown(), "roles": roles, "namePrefix": UNKNOWN}
     assert normalize_key_inputs(inputs, {}) is None
     assert inputs["roles"] == [WRITE, UNKNOWN] and isinstance(inputs["tenantId"], Unknown)
-    assert inputs["name"] == UNKNOWN
+    assert key_name(inputs) == UNKNOWN
 
 
 # ---------------------------------------------------------------- names

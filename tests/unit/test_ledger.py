@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from pulumi_imburse.keys.rules import key_name
 from pulumi_imburse.ledger import PROCESS_LEDGER, Ledger
 from pulumi_imburse.plugin.server import ImburseProviderServicer
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
@@ -45,7 +46,7 @@ def test_check_records_the_name_it_generates_in_its_own_ledger(cls: type) -> Non
     news = {"tenantId": TENANT, "roles": ["tenant-app-read"], "namePrefix": "ci", "graceDays": 1}
     if cls is TenantKeyProvider:
         del news["graceDays"]
-    name = cls(ledger=mine).check({}, news).inputs["name"]
+    name = key_name(cls(ledger=mine).check({}, news).inputs)
     assert not other.fresh_names.take(name)
     assert mine.fresh_names.take(name) and not mine.fresh_names.take(name)  # fresh for one create only
 
@@ -54,8 +55,8 @@ def test_a_declared_or_kept_name_is_never_fresh() -> None:
     ledger = Ledger()
     provider = TenantKeyProvider(ledger=ledger)
     news = {"tenantId": TENANT, "roles": ["tenant-app-read"], "namePrefix": "ci"}
-    declared = provider.check({}, {**news, "name": "ci-0123abcd"}).inputs["name"]
-    kept = provider.check({"name": "ci-89abcdef"}, news).inputs["name"]
+    declared = key_name(provider.check({}, {**news, "name": "ci-0123abcd"}).inputs)
+    kept = key_name(provider.check({"name": "ci-89abcdef"}, news).inputs)
     assert kept == "ci-89abcdef"
     assert not ledger.fresh_names.take(declared) and not ledger.fresh_names.take(kept)
 

@@ -59,7 +59,7 @@ from ..ledger import Ledger
 from ..models import ApiKey
 from ..validation import PENDING_NAME, PENDING_NAME_PREFIX
 from ..values import parse_time
-from .rules import autoname, pending_name
+from .rules import autoname, key_name, pending_name
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +87,10 @@ STALE_HINT: Final = (f"The first key created by a TenantKey or RotatingTenantKey
 
 
 def name_for_create(props: Mapping[str, Any], ledger: Ledger) -> str:
-    """The declared ``name`` of ``props``, else a new generated one recorded in ``ledger`` as fresh (a create whose
-    inputs have no name: a name-less adopted key being replaced)."""
-    if props.get("name"):
-        return str(props["name"])
+    """The declared (or Check's generated) name of ``props``, else a new generated one recorded in ``ledger`` as
+    fresh (a create whose inputs have no name: a name-less adopted key being replaced)."""
+    if key_name(props):
+        return str(key_name(props))
     name, fresh = autoname({}, props)
     return ledger.fresh_names.add(name) if fresh else name
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from ..roles import normalize_roles
@@ -33,6 +33,14 @@ from ..values import now as current_time
 
 Rule = Callable[[str, Any], list[Problem]]
 """A check of one input: ``rule(property, value)`` is what is wrong with it (nothing: ``[]``)."""
+
+GENERATED_NAME: Final = "__generatedName"
+"""Where the checked inputs (so the state's inputs) hold a name the provider generated, rather than ``name``.
+
+The engine compares a resource's stored inputs with the program's own inputs in places where no Check runs (the
+line ``pulumi refresh --run-program`` prints for each resource before reading it): a generated ``name`` there,
+which the program never declared, showed as ``[diff: -name]``. Properties whose name starts with ``__`` are the
+provider's own, never compared or shown (as ``__provider``). Read :func:`key_name` for a key's name."""
 
 AUTONAME_SUFFIX_BYTES: Final = 4
 """Random bytes (hex digits / 2) at the end of a generated name: ``<resource name>-<8 hex digits>``."""
@@ -60,6 +68,13 @@ def is_generated_name(name: str, prefix: str) -> bool:
             and all(c in "0123456789abcdef" for c in suffix))
 
 
+def key_name(inputs: Mapping[str, Any]) -> Any:
+    """The name checked inputs give a key: the declared ``name``, else the generated one, else ``None`` (an adopted
+    key's name, not managed)."""
+    declared = inputs.get("name")
+    return declared if declared is not None else inputs.get(GENERATED_NAME)
+
+
 def autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[str, bool]:
     """Pulumi-style auto-naming: ``(name, whether it was generated now)``.
 
@@ -68,7 +83,7 @@ def autoname(olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[str, boo
     replacement the engine calls Check again without olds, so the new key gets a new name.
     """
     prefix = news.get("namePrefix")
-    old_name = olds.get("name")
+    old_name = olds.get(GENERATED_NAME) or olds.get("name")  # states from before GENERATED_NAME: in ``name``
     if isinstance(old_name, str) and isinstance(prefix, str) and is_generated_name(old_name, prefix):
         return old_name, False
     if is_unknown(prefix) or not isinstance(prefix, str):
@@ -131,7 +146,8 @@ OPTIONAL_INPUTS: Final = tuple(dict.fromkeys(
 def normalize_key_inputs(inputs: dict[str, Any], olds: Mapping[str, Any]) -> str | None:
     """Check's normal form of a key resource's valid inputs, in place: ids in the service's (lower) case, so a
     letter case never replaces a key; roles sorted; optional inputs not given dropped; and, with no declared
-    ``name``, a generated one (kept from ``olds``), unless the key is adopted (its name is not managed).
+    ``name``, a generated one (kept from ``olds``) in :data:`GENERATED_NAME`, unless the key is adopted (its name
+    is not managed).
 
     Returns the name generated now (for the caller's ledger of fresh names), else ``None``.
     """
@@ -143,12 +159,23 @@ def normalize_key_inputs(inputs: dict[str, Any], olds: Mapping[str, Any]) -> str
     for k in OPTIONAL_INPUTS:
         if inputs.get(k) is None:
             inputs.pop(k, None)
+    inputs.pop(GENERATED_NAME, None)
     if inputs.get("name") is None:
         inputs.pop("name", None)
         if "adoptPublicKey" not in inputs:
-            inputs["name"], fresh = autoname(olds, inputs)
-            return inputs["name"] if fresh else None
+            inputs[GENERATED_NAME], fresh = autoname(olds, inputs)
+            return inputs[GENERATED_NAME] if fresh else None
     return None
+
+
+def read_inputs(outs: Mapping[str, Any], inputs: Sequence[str]) -> dict[str, Any]:
+    """The inputs a refresh's Read records for a key of outputs ``outs``: as Check would give them, a generated
+    name (one made from ``namePrefix``) in :data:`GENERATED_NAME`."""
+    result = {k: outs[k] for k in inputs if outs.get(k) is not None}
+    name, prefix = result.get("name"), result.get("namePrefix")
+    if isinstance(name, str) and isinstance(prefix, str) and is_generated_name(name, prefix):
+        result[GENERATED_NAME] = result.pop("name")
+    return result
 
 
 # ------------------------------------------------------------------ comparisons
@@ -158,6 +185,16 @@ def changed(old: Any, new: Any) -> bool:
     if is_unknown(new):
         return True
     return (old or None) != (new or None)
+
+
+def compared(prop: str, olds: Mapping[str, Any], news: Mapping[str, Any]) -> tuple[Any, Any]:
+    """``(prior output, checked input)`` of an in-place property as Diff compares them: roles as a set, the name as
+    the checked inputs give it (declared or generated, :func:`key_name`)."""
+    if prop == "roles":
+        return roles_key(olds.get(prop)), roles_key(news.get(prop))
+    if prop == "name":
+        return olds.get(prop), key_name(news)
+    return olds.get(prop), news.get(prop)
 
 
 def id_key(value: Any) -> Any:

@@ -195,6 +195,28 @@ def _diff_kind(old: Any, new: Any, replace: bool) -> Any:
     return kinds.UPDATE_REPLACE if replace else kinds.UPDATE
 
 
+STORED_NAME_PREFIX: Final = "__namePrefix"
+"""Where the checked inputs (so the state's inputs) of a key hold the ``namePrefix`` this adapter adds from the URN:
+a provider-own property (``__``), which the engine never compares with the program's inputs. As ``namePrefix`` it
+showed as ``[diff: -namePrefix]`` on every ``pulumi refresh --run-program`` (the program never declares it)."""
+
+
+def _stored(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs for the state: ``namePrefix`` under :data:`STORED_NAME_PREFIX`."""
+    if "namePrefix" in inputs:
+        inputs = {k: v for k, v in inputs.items() if k != "namePrefix"} | {STORED_NAME_PREFIX: inputs["namePrefix"]}
+    return inputs
+
+
+def _loaded(inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs from the state as the rules read them: ``namePrefix`` back from :data:`STORED_NAME_PREFIX`."""
+    if STORED_NAME_PREFIX in inputs:
+        prefix = inputs[STORED_NAME_PREFIX]
+        inputs = {k: v for k, v in inputs.items() if k != STORED_NAME_PREFIX}
+        inputs.setdefault("namePrefix", prefix)
+    return inputs
+
+
 def _resource_name(urn: str) -> str:
     return urn.split("::")[-1]
 
@@ -312,18 +334,20 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
     async def Check(self, request: Any, context: Any) -> Any:
         provider = self._provider(request.urn)
         olds, _ = props_to_plain(request.olds)
+        olds = _loaded(olds)
         news, secret = props_to_plain(request.news)
         if "namePrefix" in self._resources[_resource_type(request.urn)].inputs:
             news.setdefault("namePrefix", _resource_name(request.urn))  # as the Python constructors set it
         result: CheckResult = await self._call(context, lambda: provider.check(olds, news))
         failures = [provider_pb2.CheckFailure(property=f.property, reason=f.reason) for f in result.failures or ()]
-        inputs = dict(result.inputs or {})
+        inputs = _stored(dict(result.inputs or {}))
         return provider_pb2.CheckResponse(inputs=to_wire(inputs, secret & set(inputs)), failures=failures)
 
     async def Diff(self, request: Any, context: Any) -> Any:
         provider = self._provider(request.urn)
         olds, _ = props_to_plain(request.olds)
         news, _ = props_to_plain(request.news)
+        news = _loaded(news)
         result = await self._call(context, lambda: provider.diff(request.id, olds, news))
         if result.changes is None:
             changes = provider_pb2.DiffResponse.DIFF_UNKNOWN
@@ -352,6 +376,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
     async def Create(self, request: Any, context: Any) -> Any:
         provider = self._provider(request.urn)
         props, secret = props_to_plain(request.properties)
+        props = _loaded(props)
         result = await self._call(context, lambda: provider.create(props))
         outs = self._outputs(request.urn, result.outs or {}, secret)
         return provider_pb2.CreateResponse(id=result.id, properties=outs)
@@ -360,6 +385,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         props, secret = props_to_plain(request.properties)
         inputs, input_secret = props_to_plain(request.inputs)
+        inputs = _loaded(inputs)
         if props:
             # A refresh: the core sees the prior state as the outputs plus the old inputs they lack. So what only
             # the inputs hold survives it: the accepted declaration's namePrefix of a key imported by this plugin
@@ -369,7 +395,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         result = await self._call(context, lambda: provider.read(request.id, props))
         if not result.id:
             return provider_pb2.ReadResponse(id="")
-        new_inputs = dict(result.inputs) if result.inputs is not None else inputs
+        new_inputs = _stored(dict(result.inputs) if result.inputs is not None else inputs)
         return provider_pb2.ReadResponse(
             id=result.id, properties=self._outputs(request.urn, result.outs or {}, secret | input_secret),
             inputs=to_wire(new_inputs, (secret | input_secret) & set(new_inputs)))
@@ -378,6 +404,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         olds, _ = props_to_plain(request.olds)
         news, secret = props_to_plain(request.news)
+        news = _loaded(news)
         result = await self._call(context, lambda: provider.update(request.id, olds, news))
         return provider_pb2.UpdateResponse(properties=self._outputs(request.urn, result.outs or {}, secret))
 
