@@ -9,6 +9,8 @@ from pulumi import automation as auto
 
 from pulumi_imburse.testing import stacks
 
+pytestmark = pytest.mark.unit
+
 LOST = """Updating (test):
     pulumi:pulumi:Stack p-test  error: Resource monitor has terminated, shutting down
     pulumi:pulumi:Stack p-test  error: an unhandled error occurred: Resource monitor has terminated, shutting down
