@@ -17,7 +17,7 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
@@ -195,7 +195,13 @@ def with_urn(props: dict[str, Any], resource_name: str, type_token: str,
     """``props`` with the resource's URN as the internal input :data:`URN_KEY`, as the engine will name it: the
     stack's project and stack, the parent's type chain and ``type_token``."""
     parent = opts.parent if opts is not None else None
-    return {**props, URN_KEY: pulumi.create_urn(resource_name, type_token, parent=parent)}
+    if parent is None:
+        return {**props, URN_KEY: pulumi.create_urn(resource_name, type_token)}
+    # The parent's URN, without the dependency on the parent its `urn` output carries (the SDK refuses a resource
+    # that depends on its own parent as a cycle): an Output of the same value, known and secret as it is.
+    urn = parent.urn
+    parent_urn = cast("pulumi.Output[str]", pulumi.Output(set(), urn.future(), urn.is_known(), urn.is_secret()))
+    return {**props, URN_KEY: pulumi.create_urn(resource_name, type_token, parent=parent_urn)}
 
 
 def declared_inputs(news: Mapping[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, Any]:

@@ -63,6 +63,9 @@ class Outcome:
     survivors: list[int] = field(default_factory=list)
     """Provider processes of the killed CLI still running at the deadline."""
     gone_s: float | None = None
+    """How long the provider processes of a killed CLI took to exit."""
+    up_s: float | None = None
+    """How long the ``up`` ran after both provider processes started, when it finished before the kill."""
     seconds: float = 0.0
     log: str = ""
 
@@ -130,7 +133,7 @@ def pulumi(s: EmulatedStack, *args: str, timeout: float = 300) -> subprocess.Com
 
 
 def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.Random, *, count: int = 50,
-             window_s: float = 6.0) -> Outcome:
+             window_s: float = 3.0) -> Outcome:
     """One kill of ``target`` during an ``up`` of ``count`` keys, at a delay drawn from ``rng`` in
     ``[0, window_s]`` after both provider processes started; the recovery; the count (see the module docs)."""
     started = time.monotonic()
@@ -151,7 +154,9 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
             while not (procs["plugin"] and procs["dynamic"]) and up.poll() is None and time.monotonic() < deadline:
                 time.sleep(0.05)
                 procs = providers(up.pid)
-            time.sleep(delay)
+            ready = time.monotonic()
+            while up.poll() is None and time.monotonic() < ready + delay:
+                time.sleep(0.01)
             procs = providers(up.pid)
             victims = [up.pid] if target == "cli" else procs[target]
             if up.poll() is None and victims:
@@ -159,6 +164,7 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
                     os.kill(pid, signal.SIGKILL)
                 outcome.killed = True
             killed_at = time.monotonic()
+            outcome.up_s = round(time.monotonic() - ready, 2) if up.poll() is not None else None
             out, _ = up.communicate(timeout=300)
             log.append(f"$ pulumi up (killed {target} after {delay} s: {outcome.killed})\n{out}")
             if target == "cli" and outcome.killed:
