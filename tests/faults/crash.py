@@ -3,8 +3,8 @@
 Used by ``tests/faults/test_crash_safety.py`` (a few kills) and ``make crash-run`` (``scripts/crash_run.py``, 20
 kills). One run: a fresh tenant, a fresh stack of ``tests/faults/programs/crash`` (named and auto-named keys, the
 dynamic resources and the plugin), ``pulumi up`` by the real CLI against an emulator with latency (it commits,
-then waits, so a kill during the wait loses the answer of a committed create); once the provider processes run,
-after a random delay, ``kill -9`` of the plugin, the dynamic provider host or the CLI. Then the commands the README
+then waits, so a kill during the wait loses the answer of a committed create); at a random moment while keys are
+being made, ``kill -9`` of the plugin, the dynamic provider host or the CLI. Then the commands the README
 documents ("If an update is interrupted"), exactly as written there (:data:`RECOVERY`), and the count: live keys
 of the tenant not in the state (orphans), names carried twice, pending operations, state keys not live.
 """
@@ -39,6 +39,7 @@ KEY_TYPES: Final = (schema.TENANT_KEY_TOKEN, schema.ROTATING_KEY_TOKEN,
                     "pulumi-python:dynamic/imburse:TenantKey", "pulumi-python:dynamic/imburse:RotatingTenantKey")
 DYNAMIC_TYPES: Final = KEY_TYPES[2:]
 LATENCY_MS: Final = 300
+CREATE_KEY_ROUTE: Final = "POST /v1/tenant/{tenantId}/keys"
 GONE_WITHIN_S: Final = 15.0
 """The deadline for the provider processes of a killed CLI to exit (they poll their parent every 0.5 s)."""
 
@@ -48,7 +49,10 @@ class Outcome:
     """One kill and its recovery, as counted afterwards."""
 
     target: str
+    after_creates: int
+    """The kill came once the emulator had received this many key creates of this ``up``..."""
     delay_s: float
+    """... and this long after."""
     killed: bool
     """Whether the target was still running when the kill came (else the ``up`` had finished)."""
     keys: int = 0
@@ -64,8 +68,6 @@ class Outcome:
     """Provider processes of the killed CLI still running at the deadline."""
     gone_s: float | None = None
     """How long the provider processes of a killed CLI took to exit."""
-    up_s: float | None = None
-    """How long the ``up`` ran after both provider processes started, when it finished before the kill."""
     seconds: float = 0.0
     log: str = ""
 
@@ -132,30 +134,33 @@ def pulumi(s: EmulatedStack, *args: str, timeout: float = 300) -> subprocess.Com
                           env={**os.environ, **s.env}, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.Random, *, count: int = 50,
-             window_s: float = 3.0) -> Outcome:
-    """One kill of ``target`` during an ``up`` of ``count`` keys, at a delay drawn from ``rng`` in
-    ``[0, window_s]`` after both provider processes started; the recovery; the count (see the module docs)."""
+def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.Random, *,
+             count: int = 50) -> Outcome:
+    """One kill of ``target`` during an ``up`` of ``count`` keys, at a moment drawn from ``rng``; the recovery; the
+    count (see the module docs).
+
+    The moment: once the emulator has received a number of key creates drawn from 1 to ``count - 5`` (so the kill
+    falls while keys are being made, however fast the machine), plus a delay drawn from 0 to 0.6 s (a create's
+    request and its answer's wait, or between two)."""
     started = time.monotonic()
     tenant_id = api.create_tenant(f"crash {target}").tenant_id
-    delay = round(rng.uniform(0.0, window_s), 2)
-    outcome = Outcome(target, delay, killed=False)
+    after_creates, jitter = rng.randint(1, max(1, count - 5)), round(rng.uniform(0.0, 0.6), 2)
+    outcome = Outcome(target, after_creates, jitter, killed=False)
     log: list[str] = []
     try:
         with emulated_stack(PROGRAM, emulator=emu, inline=False, destroy_on_exit=False,
                             config={"crash:tenantId": tenant_id, "crash:count": str(count)}) as s:
             exe = shutil.which("pulumi")
             assert exe
+            before = creates(emu)
             up = subprocess.Popen([exe, "up", "--yes", "--skip-preview", "--non-interactive", "--stack", s.stack.name],
                                   cwd=s.work_dir, env={**os.environ, **s.env}, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
             deadline = time.monotonic() + 120
-            procs = providers(up.pid)
-            while not (procs["plugin"] and procs["dynamic"]) and up.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
-                procs = providers(up.pid)
+            while up.poll() is None and creates(emu) - before < after_creates and time.monotonic() < deadline:
+                time.sleep(0.02)
             ready = time.monotonic()
-            while up.poll() is None and time.monotonic() < ready + delay:
+            while up.poll() is None and time.monotonic() < ready + jitter:
                 time.sleep(0.01)
             procs = providers(up.pid)
             victims = [up.pid] if target == "cli" else procs[target]
@@ -164,9 +169,9 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
                     os.kill(pid, signal.SIGKILL)
                 outcome.killed = True
             killed_at = time.monotonic()
-            outcome.up_s = round(time.monotonic() - ready, 2) if up.poll() is not None else None
             out, _ = up.communicate(timeout=300)
-            log.append(f"$ pulumi up (killed {target} after {delay} s: {outcome.killed})\n{out}")
+            log.append(f"$ pulumi up (killed {target} after {after_creates} creates + {jitter} s: {outcome.killed})"
+                       f"\n{out}")
             if target == "cli" and outcome.killed:
                 left = procs["plugin"] + procs["dynamic"]
                 gone_by = time.monotonic() + GONE_WITHIN_S
@@ -187,6 +192,11 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
         if tenant_id in {t.tenant_id for t in api.list_tenants()}:
             api.delete_tenant(tenant_id)
     return outcome
+
+
+def creates(emu: EmulatorProcess) -> int:
+    """Key creates the emulator has received so far."""
+    return int(emu.stats()["requests"].get(CREATE_KEY_ROUTE, 0))
 
 
 def count_outcome(outcome: Outcome, s: EmulatedStack, api: ImburseClient, tenant_id: str) -> None:

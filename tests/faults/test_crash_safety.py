@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pulumi
 import pytest
@@ -36,6 +38,16 @@ def emu() -> Iterator[EmulatorProcess]:
     """An emulator that commits each request, then waits 300 ms before it answers."""
     with EmulatorProcess(latency_ms=crash.LATENCY_MS) as e:
         yield e
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_recovery_run_is_the_readmes() -> None:
+    section = README.read_text(encoding="utf-8").split("## If an update is interrupted", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert [line.split() for line in block.splitlines() if line.strip()] == [
+        ["pulumi", *args] for args in crash.RECOVERY]
 
 
 @pytest.mark.parametrize("kill", range(KILLS))
