@@ -33,6 +33,18 @@ of that form are refused as ``name``. (A create suspended for longer than that, 
 finds its key revoked and fails cleanly at step 2. A service that answers without ``createdAt`` gives no age:
 nothing is swept.)
 
+**Interrupted creates** (a ``kill -9`` of the provider process, the dynamic provider host or the CLI): the engine
+never gets the answer, so no state holds the key, and once renamed nothing in the service tells it from a key
+made by hand. So every create is written to the create journal (:mod:`pulumi_imburse.journal`) *before* its
+``POST``, under its owner (the resource's URN) with the name it is created under (the provisional name, or the
+fresh generated name: an auto-named key keeps its one request and is as findable), and its public key as soon as
+the ``POST`` answers. A failure that left nothing behind settles the row; a success leaves it open until the
+engine names the key again (Diff, Read, Update, Delete: the key is then in a state). Before a create for owner X,
+:func:`settle_interrupted` revokes what every other open row of X in that account and tenant made (by public key,
+and every key of the tenant carrying the row's name) and warns once per row: the engine creates X only when no
+state holds it, and a replacement's Diff names the old key first. A create with no known owner journals its row
+but settles nothing.
+
 The protocol's memory (fresh names, tenants swept) is the :class:`~pulumi_imburse.ledger.Ledger` passed in, and
 its warnings go to the ``warn`` passed in (the providers pass ``pulumi.log.warn``). No Pulumi import.
 """
