@@ -30,6 +30,7 @@ more than :data:`PRUNE_AFTER_DAYS` days ago are pruned. No Pulumi import.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
@@ -39,11 +40,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from .errors import ImburseError
+
 ENV_VAR: Final = "IMBURSE_JOURNAL"
 """The environment variable naming the journal file."""
 PRUNE_AFTER_DAYS: Final = 30
 """Rows recorded or settled this many days ago are deleted."""
 OPEN, RECORDED, SETTLED = "open", "recorded", "settled"
+
+log = logging.getLogger(__name__)
+
+
+class JournalError(ImburseError):
+    """The create journal's file cannot be opened or written (the message names it and :data:`ENV_VAR`)."""
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS creates (
@@ -115,7 +124,18 @@ class Journal:
 
     @contextlib.contextmanager
     def _db(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        """One transaction: ``BEGIN IMMEDIATE`` for a write (it waits for another writer), a plain read else."""
+        """One transaction: ``BEGIN IMMEDIATE`` for a write (it waits for another writer), a plain read else.
+        A file that cannot be opened or written raises :class:`JournalError` naming it."""
+        try:
+            with self._transaction(write=write) as conn:
+                yield conn
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"the create journal {self.path} cannot be used ({exc}): make it writable, or set "
+                               f"{ENV_VAR} to a writable file (see the README, 'If an update is interrupted')"
+                               ) from None
+
+    @contextlib.contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._connect()
             if not write:
@@ -166,8 +186,15 @@ class Journal:
 
     def record(self, public_keys: Iterable[str | None]) -> int:
         """The engine named these keys (a state holds them): their open rows become ``recorded``. One indexed
-        ``UPDATE``, and none at all when no key is given; how many rows changed."""
-        keys = [k for k in public_keys if k]
+        read per key, and an ``UPDATE`` only where an open row exists; how many rows changed. Best effort: a journal
+        that cannot be used is logged, never fails the engine's call (a Diff, a refresh)."""
+        try:
+            return self._record([k for k in public_keys if k])
+        except JournalError as exc:
+            log.warning("%s", exc)
+            return 0
+
+    def _record(self, keys: list[str]) -> int:
         with self._db(write=False) as db:  # a read first: most keys named by the engine have no open row
             keys = [k for k in keys if db.execute("SELECT 1 FROM creates WHERE public_key = ? AND state = ? LIMIT 1",
                                                   (k, OPEN)).fetchone() is not None]

@@ -255,3 +255,11 @@ def test_a_create_with_no_owner_settles_nothing(journal: Journal) -> None:
     first = make(service, owner="")
     second = make(service, owner="")
     assert set(service.keys) == {first.public_key, second.public_key}
+
+
+def test_a_journal_that_cannot_be_written_fails_a_create_naming_it_but_never_a_diff(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    broken = Journal(tmp_path / "file" / "journal.db")
+    assert broken.record(["pk-a"]) == 0  # Diff, Read: logged, not failed
+    with pytest.raises(journal_mod.JournalError, match=r"file/journal\.db.*IMBURSE_JOURNAL"):
+        make(FakeService(broken))
