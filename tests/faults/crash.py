@@ -140,8 +140,8 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
     count (see the module docs).
 
     The moment: once the emulator has received a number of key creates drawn from 1 to ``count - 5`` (so the kill
-    falls while keys are being made, however fast the machine), plus a delay drawn from 0 to 0.6 s (a create's
-    request and its answer's wait, or between two)."""
+    falls while keys are being made, however fast the machine) and the process to kill runs, plus a delay drawn
+    from 0 to 0.6 s (a create's request and its answer's wait, or between two)."""
     started = time.monotonic()
     tenant_id = api.create_tenant(f"crash {target}").tenant_id
     after_creates, jitter = rng.randint(1, max(1, count - 5)), round(rng.uniform(0.0, 0.6), 2)
@@ -157,8 +157,11 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
                                   cwd=s.work_dir, env={**os.environ, **s.env}, stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
             deadline = time.monotonic() + 120
-            while up.poll() is None and creates(emu) - before < after_creates and time.monotonic() < deadline:
+            procs = providers(up.pid)
+            while up.poll() is None and time.monotonic() < deadline and (
+                    creates(emu) - before < after_creates or (target != "cli" and not procs[target])):
                 time.sleep(0.02)
+                procs = providers(up.pid)
             ready = time.monotonic()
             while up.poll() is None and time.monotonic() < ready + jitter:
                 time.sleep(0.01)
