@@ -11,6 +11,7 @@ of the tenant not in the state (orphans), names carried twice, pending operation
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -109,15 +110,21 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def providers(cli_pid: int) -> dict[str, list[int]]:
-    """The provider processes under the CLI ``cli_pid``: ``{"plugin": [...], "dynamic": [...]}``."""
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``."""
     parents = _children()
-    below, frontier = set(), {cli_pid}
+    below: set[int] = set()
+    frontier = {pid}
     while frontier:
         frontier = {p for p, pp in parents.items() if pp in frontier} - below
         below |= frontier
+    return below
+
+
+def providers(cli_pid: int) -> dict[str, list[int]]:
+    """The provider processes under the CLI ``cli_pid``: ``{"plugin": [...], "dynamic": [...]}``."""
     found: dict[str, list[int]] = {"plugin": [], "dynamic": []}
-    for pid in below:
+    for pid in descendants(cli_pid):
         args = _cmdline(pid)
         if "pulumi-resource-imburse" in args and "python" in args.split(" ")[0] + args:
             found["plugin"].append(pid)
@@ -166,6 +173,7 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
             while up.poll() is None and time.monotonic() < ready + jitter:
                 time.sleep(0.01)
             procs = providers(up.pid)
+            family = descendants(up.pid)
             victims = [up.pid] if target == "cli" else procs[target]
             if up.poll() is None and victims:
                 for pid in victims:
@@ -182,8 +190,10 @@ def run_once(emu: EmulatorProcess, api: ImburseClient, target: str, rng: random.
                     time.sleep(0.05)
                 outcome.survivors = [p for p in left if _alive(p)]
                 outcome.gone_s = round(time.monotonic() - killed_at, 2)
-                for pid in outcome.survivors:  # not ours to leave running
-                    os.kill(pid, signal.SIGKILL)
+                # Pulumi's language host (and the program under it) outlive a killed CLI: not ours to leave running.
+                for pid in [*outcome.survivors, *(p for p in family if _alive(p))]:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             for args in RECOVERY:
                 done = pulumi(s, *args)
                 log.append(f"$ pulumi {' '.join(args)} -> {done.returncode}\n{done.stdout}{done.stderr}")
