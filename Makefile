@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test check lint typecheck pytest demo bench bench-rate-limit mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
+.PHONY: test check lint typecheck pytest demo bench bench-rate-limit crash-run mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -93,6 +93,10 @@ bench: $(STAMP) pulumi-cli
 ## bench-rate-limit: 100 keys through the plugin at --parallel 64 against a 20 requests/s limit, 10 runs (benchmarks/README.md)
 bench-rate-limit: $(STAMP) pulumi-cli
 	$(PY) benchmarks/rate_limit.py $(BENCH_ARGS)
+
+## crash-run: 20 kill -9s (plugin, dynamic host, CLI) at random moments of a 50-key up, each then recovered as the README says
+crash-run: $(STAMP) pulumi-cli
+	$(PY) scripts/crash_run.py $(CRASH_ARGS)
 
 ## mutate: mutation testing of the core rules against tests/unit, and the share of mutants killed (not in CI)
 mutate: $(STAMP)

@@ -17,7 +17,7 @@ import pytest
 import requests
 from hypothesis import settings
 
-from pulumi_imburse import routes, transport
+from pulumi_imburse import journal, routes, transport
 from pulumi_imburse.auth import hmac_authorization
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
@@ -40,6 +40,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("unit") is None:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The providers run in this process journal their creates in the session's own file, not the user's
+    ``~/.pulumi`` (a stack's providers use the journal in its own Pulumi home: ``testing.stacks.cli_env``)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(journal.ENV_VAR, str(tmp_path_factory.mktemp("journal") / "journal.db"))
+        yield
 
 
 @pytest.fixture(autouse=True)

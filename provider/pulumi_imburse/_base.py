@@ -17,7 +17,7 @@ import inspect
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pulumi
 from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
@@ -26,14 +26,21 @@ from . import config as settings
 from .client import ImburseClient
 from .errors import ImburseError
 from .ledger import PROCESS_LEDGER, Ledger
+from .lifeline import watch_parent
 from .shapes import Face, Shape, spell
 from .validation import Problem
 from .values import UNKNOWN, is_unknown
 
-__all__ = ["PROVIDER_KEY", "UNKNOWN", "DetailedDiff", "ImburseProvider", "WireNames", "declared_inputs",
-           "document_init", "failures", "is_unknown", "split_args", "strip_provider", "with_secret_outputs"]
+__all__ = ["PROVIDER_KEY", "UNKNOWN", "URN_KEY", "DetailedDiff", "ImburseProvider", "WireNames", "declared_inputs",
+           "document_init", "failures", "is_unknown", "owner_of", "split_args", "strip_provider",
+           "with_secret_outputs", "with_urn"]
 
 PROVIDER_KEY = "__provider"
+URN_KEY = "__urn"
+"""The internal input naming a resource's URN, the owner of its creates in the create journal
+(:mod:`pulumi_imburse.journal`): the dynamic resources compute it in their constructor (the dynamic provider host
+passes no URN), the plugin sets it from the engine's request. Kept in Check's result (so Create gets it), never
+diffed, never an output."""
 
 
 class ImburseProvider(ResourceProvider):
@@ -79,6 +86,7 @@ class ImburseProvider(ResourceProvider):
         # message as the plugin gives, not a Python traceback. An unexpected error keeps its traceback inside its
         # message (see _operation), so nothing needed to debug is lost.
         sys.tracebacklimit = 0
+        watch_parent("imburse dynamic provider host")  # exit when the engine goes away (pulumi_imburse.lifeline)
 
     def config_failures(self) -> list[pulumi.dynamic.CheckFailure]:
         """Check's failures for the dynamic path's provider settings (the base URL), at preview, before any API
@@ -163,14 +171,37 @@ def _operation(fn: Callable[..., Any], name: str) -> Callable[..., Any]:
             extra = self.config_failures()
             if extra:
                 result.failures = [*(result.failures or []), *extra]
+            urn = args[1].get(URN_KEY) if len(args) > 1 and isinstance(args[1], Mapping) else None
+            if urn is not None and result.inputs is not None:
+                result.inputs = {**result.inputs, URN_KEY: urn}  # the internal input reaches Create
         return result
 
     return run
 
 
 def strip_provider(props: Mapping[str, Any]) -> dict[str, Any]:
-    """``props`` without the dynamic provider's own ``__provider`` entry."""
-    return {k: v for k, v in props.items() if k != PROVIDER_KEY}
+    """``props`` without the dynamic provider's own ``__provider`` entry and the internal ``__urn``."""
+    return {k: v for k, v in props.items() if k not in (PROVIDER_KEY, URN_KEY)}
+
+
+def owner_of(props: Mapping[str, Any]) -> str:
+    """The URN in ``props`` (:data:`URN_KEY`), or ``""`` when unknown (a create then settles nothing by it)."""
+    urn = props.get(URN_KEY)
+    return urn if isinstance(urn, str) and not is_unknown(urn) else ""
+
+
+def with_urn(props: dict[str, Any], resource_name: str, type_token: str,
+             opts: pulumi.ResourceOptions | None) -> dict[str, Any]:
+    """``props`` with the resource's URN as the internal input :data:`URN_KEY`, as the engine will name it: the
+    stack's project and stack, the parent's type chain and ``type_token``."""
+    parent = opts.parent if opts is not None else None
+    if parent is None:
+        return {**props, URN_KEY: pulumi.create_urn(resource_name, type_token)}
+    # The parent's URN, without the dependency on the parent its `urn` output carries (the SDK refuses a resource
+    # that depends on its own parent as a cycle): an Output of the same value, known and secret as it is.
+    urn = parent.urn
+    parent_urn = cast("pulumi.Output[str]", pulumi.Output(set(), urn.future(), urn.is_known(), urn.is_secret()))
+    return {**props, URN_KEY: pulumi.create_urn(resource_name, type_token, parent=parent_urn)}
 
 
 def declared_inputs(news: Mapping[str, Any], inputs: Sequence[str], outputs: Sequence[str]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from typing import Any
 
 from . import config as settings
 from .client import ImburseClient
+from .journal import Journal
+from .journal import journal as process_journal
 
 
 class AdoptionLedger:
@@ -118,7 +120,10 @@ class FreshNames:
 class Ledger:
     """The memory of one provider process (or one provider plugin instance); see the module docs."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None = None) -> None:
+        """``journal``: the create journal (:mod:`pulumi_imburse.journal`); default: the process's, at its default
+        path, opened on first use."""
+        self._journal = journal
         self.tenant_adoptions = AdoptionLedger()
         """Tenants adopted, imported or seen to exist by this process."""
         self.key_adoptions = AdoptionLedger()
@@ -132,6 +137,11 @@ class Ledger:
         self._lock = threading.Lock()
         self._config: dict[str, Any] = {}
         self._clients: dict[tuple[str, str | None, str, str | None], ImburseClient] = {}
+
+    @property
+    def journal(self) -> Journal:
+        """The create journal of this process's key creates (:mod:`pulumi_imburse.journal`)."""
+        return self._journal if self._journal is not None else process_journal()
 
     def configure(self, config: Mapping[str, Any]) -> None:
         """Remember the stack config the engine sent (namespaced keys such as ``imburse:baseUrl``)."""

@@ -58,9 +58,11 @@ from ._base import (
     WireNames,
     declared_inputs,
     document_init,
+    owner_of,
     split_args,
     strip_provider,
     with_secret_outputs,
+    with_urn,
 )
 from .client import ImburseClient
 from .errors import ImburseError, NotFoundError
@@ -182,7 +184,7 @@ class RotatingTenantKey(WireNames, Resource, module="imburse", name="RotatingTen
 
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         args_obj, opts = split_args(RotatingTenantKeyArgs, args, kwargs)
-        props = SHAPE.props(args_obj, resource_name)
+        props = with_urn(SHAPE.props(args_obj, resource_name), resource_name, TYPE_TOKEN, opts)
         super().__init__(RotatingTenantKeyProvider(), resource_name, props,
                          with_secret_outputs(opts, SECRET_OUTPUTS))
 
@@ -205,6 +207,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `olds` are the prior outputs (refreshed by a refresh), `news` the checked inputs.
+        self.ledger.journal.record(_keys_of(olds))  # a state holds them (see pulumi_imburse.journal)
         replaces = [k for k in REPLACE_ON if changed(id_key(olds.get(k)), id_key(news.get(k)))]
         if replaces:
             return DiffResult(changes=True, replaces=replaces)
@@ -217,12 +220,14 @@ class RotatingTenantKeyProvider(ImburseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         tenant_id = str(props["tenantId"])
         name = name_for_create(props, self.ledger)
-        key = create_key(self.client, tenant_id, list(props["roles"]), name, ledger=self.ledger, warn=self.warn)
+        key = create_key(self.client, tenant_id, list(props["roles"]), name, ledger=self.ledger, warn=self.warn,
+                         owner=owner_of(props))
         return CreateResult(f"{tenant_id}/{uuid.uuid4()}", _outputs({**props, "name": name}, key, None))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id = _tenant_of(id_)
         prior = strip_provider(props)
+        self.ledger.journal.record(_keys_of(prior))
         if "publicKey" not in prior:
             raise ImburseError(f"RotatingTenantKey {id_}: cannot be imported (its state is two keys and their "
                                "private keys, which Imburse never returns). Declare it and let it create its key, "
@@ -256,6 +261,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id = _tenant_of(id_)
+        self.ledger.journal.record(_keys_of(olds))
         client = self.client
         decided = plan(olds, news, now=now())
         what = f"RotatingTenantKey {news.get('namePrefix')}"
@@ -285,7 +291,8 @@ class RotatingTenantKeyProvider(ImburseProvider):
             # provisional name, never a key the state names (issue 17, bug 4: the fresh route's sweep of the
             # generated name revoked the renamed current and previous keys).
             self.ledger.fresh_names.take(name)
-            key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
+            key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn,
+                             owner=owner_of(news))
             if current is not None:
                 previous = current
             current = key
@@ -299,12 +306,18 @@ class RotatingTenantKeyProvider(ImburseProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         tenant_id = _tenant_of(id_)
+        self.ledger.journal.record(_keys_of(props))
         for k in ("previousPublicKey", "publicKey"):
             if props.get(k):
                 revoke_key(self.client, tenant_id, str(props[k]))
 
 
 # ------------------------------------------------------------------ helpers
+
+def _keys_of(outs: Mapping[str, Any]) -> list[str]:
+    """The public keys a state's outputs name: the current and the previous key."""
+    return [str(outs[k]) for k in ("publicKey", "previousPublicKey") if outs.get(k)]
+
 
 def _tenant_of(id_: str) -> str:
     tenant_id, sep, series = id_.partition("/")

@@ -37,9 +37,11 @@ from ._base import (
     declared_inputs,
     document_init,
     is_unknown,
+    owner_of,
     split_args,
     strip_provider,
     with_secret_outputs,
+    with_urn,
 )
 from .errors import NotFoundError
 from .keys.create import (
@@ -186,7 +188,7 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
     def __init__(self, resource_name: str, *args: Any, **kwargs: Any) -> None:
         args_obj, opts = split_args(TenantKeyArgs, args, kwargs)
         # Keys are the Python names; translate_input_property gives the engine the wire names.
-        props = SHAPE.props(args_obj, resource_name)
+        props = with_urn(SHAPE.props(args_obj, resource_name), resource_name, TYPE_TOKEN, opts)
         super().__init__(TenantKeyProvider(), resource_name, props, with_secret_outputs(opts, SECRET_OUTPUTS))
 
 
@@ -213,6 +215,7 @@ class TenantKeyProvider(ImburseProvider):
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         # `olds` are the prior outputs, `news` the checked inputs (the engine's Diff contract).
         # adoptPublicKey (CREATE_ONLY) is never compared: it mattered at the first create only.
+        self.ledger.journal.record([olds.get("publicKey")])  # a state holds it (see pulumi_imburse.journal)
         self._mark_existing(news)
         if self.ledger.key_adoptions.imported_here(_key_ref(_id)):
             return _diff_after_import(_id, olds, news)
@@ -242,7 +245,8 @@ class TenantKeyProvider(ImburseProvider):
             return self._adopt(tenant_id, str(adopt), props)
         # A name-less adopted declaration being replaced (a rotation) gets a generated name.
         name = name_for_create(props, self.ledger)
-        key = create_key(self.client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn)
+        key = create_key(self.client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn,
+                         owner=owner_of(props))
         return CreateResult(f"{tenant_id}/{key.public_key}", key_outputs({**props, "name": name}, key,
                                                                        key.private_key or ""))
 
@@ -279,6 +283,7 @@ class TenantKeyProvider(ImburseProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id, public_key = _parse_id(id_)
+        self.ledger.journal.record([public_key])
         prior = strip_provider(props)
         found = (read_key(self.client, tenant_id, public_key) if "publicKey" not in prior  # an import
                  else key_or_gone(self.client, tenant_id, public_key, str(prior.get("accountId") or ""),
@@ -304,6 +309,7 @@ class TenantKeyProvider(ImburseProvider):
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         tenant_id, public_key = _parse_id(id_)
+        self.ledger.journal.record([public_key])
         name = key_name(news)  # None: an adopted key's unmanaged name, which the service keeps
         if (name is not None and changed(olds.get("name"), name)) or changed(
             roles_key(olds.get("roles")), roles_key(news.get("roles"))
@@ -325,6 +331,7 @@ class TenantKeyProvider(ImburseProvider):
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
         tenant_id, public_key = _parse_id(id_)
+        self.ledger.journal.record([public_key])
         if self.ledger.key_adoptions.adopted_here((tenant_id.lower(), public_key.lower())):
             # This update adopted the same key for a resource that replaces this one (`pulumi up
             # --replace` while adopt_public_key still names it) or another resource: it lives on there.

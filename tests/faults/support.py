@@ -66,14 +66,16 @@ def key_props(tenant_id: str, resource_name: str, roles: Sequence[str], **kw: An
 def declare_keys(tenants: Sequence[str], count: int, roles: Sequence[str], prefix: str = "key") -> list[Key]:
     """``count`` auto-named keys spread over ``tenants``: one SDK declaration per tenant, renamed per key.
 
-    Only ``namePrefix`` (the resource name) differs between keys of one tenant, as in a real program.
+    Only ``namePrefix`` (the resource name) and the URN differ between keys of one tenant, as in a real program.
     """
     templates = {t: key_props(t, prefix, roles) for t in tenants}
     keys = []
     for i in range(count):
         tenant = tenants[i % len(tenants)]
         name = f"{prefix}-{i}"
-        keys.append(Key(urn("TenantKey", name), {**templates[tenant], "namePrefix": name}, {}))
+        # The SDK names each resource's URN (its internal __urn input) after its resource name too.
+        keys.append(Key(urn("TenantKey", name), {**templates[tenant], "namePrefix": name,
+                                                  "__urn": urn("TenantKey", name)}, {}))
     return keys
 
 

@@ -129,7 +129,10 @@ def test_a_rotation_under_commit_then_504_never_revokes_the_keys_it_replaces(
     old = same_named(tenant, 12, "rot")
     with Engine(emu, tmp_path) as engine:
         engine.create_all(old)
-        new = [Key(k.urn, k.props, {}) for k in old]  # the engine's replacement: Check without olds, Create
+        # The engine's replacement: Diff of the old resource (which names its key: a state holds it, see
+        # pulumi_imburse.journal), then Check without olds and Create.
+        pmap(lambda k: engine.host.diff(k.urn, k.id, k.out, k.inputs, k.inputs, []), old)
+        new = [Key(k.urn, k.props, {}) for k in old]
         emu.reset_stats()
         emu.set_faults(ambiguousRate=0.2, seed=1003)
         try:

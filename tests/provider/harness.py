@@ -45,8 +45,10 @@ def stack_config(emu: EmulatorProcess) -> dict[str, Any]:
 
 
 def start_host(tmp_path: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> ProviderHost:
-    return ProviderHost(cwd=tmp_path, env=env if env is not None else clean_env(), config=config,
-                        project=PROJECT, stack=STACK)
+    """A provider host in ``tmp_path``, with its own create journal there (``pulumi_imburse.journal``) unless
+    ``env`` names one: tests that declare the same resources never share one."""
+    env = {"IMBURSE_JOURNAL": str(tmp_path / "journal.db"), **(env if env is not None else clean_env())}
+    return ProviderHost(cwd=tmp_path, env=env, config=config, project=PROJECT, stack=STACK)
 
 
 def api_requests(emu: EmulatorProcess) -> int:

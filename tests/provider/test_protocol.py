@@ -26,15 +26,16 @@ KEY_URN = urn("TenantKey", "ci")
 TENANT_URN = urn("Tenant", "acme")
 
 
-def key_inputs(tenant_id: str, **kw: Any) -> dict[str, Any]:
+def key_inputs(tenant_id: str, resource: str = "ci", **kw: Any) -> dict[str, Any]:
     kw.setdefault("roles", ["tenant-app-read"])
-    return sdk_inputs(lambda: TenantKey("ci", tenant_id=tenant_id, **kw))
+    return sdk_inputs(lambda: TenantKey(resource, tenant_id=tenant_id, **kw))
 
 
-def create_key(host: ProviderHost, tenant_id: str, **kw: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    checked, failures = host.check(KEY_URN, {}, key_inputs(tenant_id, **kw))
+def create_key(host: ProviderHost, tenant_id: str, resource: str = "ci",
+               **kw: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    checked, failures = host.check(urn("TenantKey", resource), {}, key_inputs(tenant_id, resource, **kw))
     assert failures == []
-    id_, outs = host.create(KEY_URN, checked)
+    id_, outs = host.create(urn("TenantKey", resource), checked)
     return id_, checked, outs
 
 
@@ -255,7 +256,8 @@ def test_outcome_unknown_creates_are_reconciled_without_orphans(host: ProviderHo
     api.list_keys(tenant_id)
     host.check(KEY_URN, {}, key_inputs(tenant_id))  # host warmed up before the faults
     emulator.set_faults(ambiguousRate=0.4, seed=11)
-    created = [create_key(host, tenant_id)[2] for _ in range(6)]
+    # Six resources (the engine creates a resource only when no state holds it: one URN, one create).
+    created = [create_key(host, tenant_id, resource=f"ci-{i}")[2] for i in range(6)]
     emulator.clear_faults()
     live = {k.public_key for k in api.list_keys(tenant_id)}
     assert live == {o["publicKey"] for o in created}  # one key per create, none orphaned

@@ -40,7 +40,7 @@ def test_the_light_modules_import_where_pulumi_is_not_installed() -> None:
         import pulumi_imburse.auth, pulumi_imburse.client
         import pulumi_imburse.emulator, pulumi_imburse.emulator.server, pulumi_imburse.emulator.process
         import pulumi_imburse.keys.rules, pulumi_imburse.keys.create, pulumi_imburse.ledger, pulumi_imburse.shapes
-        import pulumi_imburse.refresh
+        import pulumi_imburse.refresh, pulumi_imburse.journal, pulumi_imburse.lifeline
         from pulumi_imburse import ImburseClient, TENANT_ROLES, AdoptionError, __version__
         print("imported", __version__)
     """)

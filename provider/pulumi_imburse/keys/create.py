@@ -33,6 +33,18 @@ of that form are refused as ``name``. (A create suspended for longer than that, 
 finds its key revoked and fails cleanly at step 2. A service that answers without ``createdAt`` gives no age:
 nothing is swept.)
 
+**Interrupted creates** (a ``kill -9`` of the provider process, the dynamic provider host or the CLI): the engine
+never gets the answer, so no state holds the key, and once renamed nothing in the service tells it from a key
+made by hand. So every create is written to the create journal (:mod:`pulumi_imburse.journal`) *before* its
+``POST``, under its owner (the resource's URN) with the name it is created under (the provisional name, or the
+fresh generated name: an auto-named key keeps its one request and is as findable), and its public key as soon as
+the ``POST`` answers. A failure that left nothing behind settles the row; a success leaves it open until the
+engine names the key again (Diff, Read, Update, Delete: the key is then in a state). Before a create for owner X,
+:func:`settle_interrupted` revokes what every other open row of X in that account and tenant made (by public key,
+and every key of the tenant carrying the row's name) and warns once per row: the engine creates X only when no
+state holds it, and a replacement's Diff names the old key first. A create with no known owner journals its row
+but settles nothing.
+
 The protocol's memory (fresh names, tenants swept) is the :class:`~pulumi_imburse.ledger.Ledger` passed in, and
 its warnings go to the ``warn`` passed in (the providers pass ``pulumi.log.warn``). No Pulumi import.
 """
@@ -43,6 +55,8 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -55,6 +69,7 @@ from ..errors import (
     ServerError,
     TransportError,
 )
+from ..journal import process_alive
 from ..ledger import Ledger
 from ..models import ApiKey
 from ..validation import PENDING_NAME, PENDING_NAME_PREFIX
@@ -81,6 +96,12 @@ PENDING_STALE_SECONDS: Final = 900
 """A provisionally named key at least this old (by the service's clock) is a leftover of a failed create.
 A create holds its provisional key for at most three operation budgets (reconcile, rename, revoke: 3 x 60 s
 by default); 15 minutes leaves a wide margin."""
+LEFT_BEHIND: Final = "left_behind"
+"""The attribute set (``True``) on the error of a create that may have left a key it could not revoke: its journal
+row stays open, so the next create of the resource settles it."""
+LIVE_WAIT_SECONDS: Final = 5.0
+"""How long a create waits for another live process whose create of the same resource was interrupted to exit
+(see :func:`settle_interrupted`)."""
 STALE_HINT: Final = (f"The first key created by a TenantKey or RotatingTenantKey in that tenant "
                      f"{PENDING_STALE_SECONDS // 60} or more minutes later revokes any key named "
                      f"{PENDING_NAME_PREFIX}<32 hex digits> that old, by any stack.")
@@ -96,31 +117,96 @@ def name_for_create(props: Mapping[str, Any], ledger: Ledger) -> str:
 
 
 def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: str, *, ledger: Ledger,
-               warn: Warn) -> ApiKey:
+               warn: Warn, owner: str = "") -> ApiKey:
     """Create a key named ``name`` that only this call can have made, with its private key.
 
-    The module docs tell how: a provisional name, reconciled by revoking only that name after an unknown
-    outcome, then the rename to ``name`` (a key that cannot be named is revoked), then the sweep of stale
-    leftovers. On failure it raises with nothing left behind that it could revoke (the error names any key it
-    could not). Every resource that makes tenant keys creates them through this function.
+    The module docs tell how: the interrupted creates of ``owner`` settled, the create written to the journal,
+    a provisional name, reconciled by revoking only that name after an unknown outcome, then the rename to
+    ``name`` (a key that cannot be named is revoked), then the sweep of stale leftovers. On failure it raises
+    with nothing left behind that it could revoke (the error names any key it could not). Every resource that
+    makes tenant keys creates them through this function. ``owner``: the resource's URN; empty (unknown) journals
+    the create but settles nothing by it.
     """
-    if ledger.fresh_names.take(name):
-        # A name this process generated for this key: unique, so it serves as its own provisional name. One
-        # request, no rename.
-        key, unknown = create_pending(client, tenant_id, roles, name, name)
+    fresh = ledger.fresh_names.take(name)
+    journal = ledger.journal
+    account = account_of(client)
+    if owner:
+        settle_interrupted(client, tenant_id, owner, account, ledger=ledger, warn=warn)
+    # A name this process generated for this key is unique, so it serves as its own provisional name: one request,
+    # no rename. Either way the name is journalled before the POST, so a kill at any moment leaves it findable.
+    pending = name if fresh else pending_name()
+    row = journal.begin(owner, account, tenant_id, pending)
+    try:
+        key, unknown = create_pending(client, tenant_id, roles, name, pending)
+    except ImburseAPIError as exc:
+        if not getattr(exc, LEFT_BEHIND, False):
+            journal.settle([row])  # refused, or every attempt's key revoked: nothing is left
+        raise
+    journal.made(row, key.public_key)
+    if fresh:
         sweep(client, tenant_id, name, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
               ledger=ledger, warn=warn)
         return key
-    pending = pending_name()
-    key, unknown = create_pending(client, tenant_id, roles, name, pending)
     # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
     try:
         named = rename(client, tenant_id, key.public_key, roles, name)
     except ImburseAPIError as exc:
-        raise unnamed(client, tenant_id, key, pending, name, exc) from None
+        error = unnamed(client, tenant_id, key, pending, name, exc)
+        if not getattr(error, LEFT_BEHIND, False):
+            journal.settle([row])
+        raise error from None
     sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
           ledger=ledger, warn=warn)
     return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+
+
+def account_of(client: ImburseClient) -> str:
+    """The journal's name for the client's account: its base URL and account id (else its account key's public
+    key, which is no secret)."""
+    return f"{client.base_url} {client.account_id or client.public_key}"
+
+
+def settle_interrupted(client: ImburseClient, tenant_id: str, owner: str, account: str, *, ledger: Ledger,
+                       warn: Warn) -> None:
+    """Revoke the keys of ``owner``'s interrupted creates in the tenant (its open journal rows: no state holds
+    them, see :mod:`pulumi_imburse.journal`) and settle those rows; warn once for each, without secrets.
+
+    A row of another process still alive may be a create still running: it is waited for (the provider processes
+    of a killed CLI exit within about a second, :mod:`pulumi_imburse.lifeline`) up to ``LIVE_WAIT_SECONDS``, then
+    left for a later create. Best effort: a failure to list or revoke is reported and leaves the rows open.
+    """
+    journal = ledger.journal
+    rows = journal.interrupted(owner, account, tenant_id)
+    if not rows:
+        return
+    deadline = time.monotonic() + LIVE_WAIT_SECONDS
+    others = {r.pid for r in rows if r.pid != os.getpid()}
+    while others and time.monotonic() < deadline:
+        others = {pid for pid in others if process_alive(pid)}
+        if others:
+            time.sleep(0.1)
+    rows = [r for r in rows if r.pid not in others]
+    if not rows:
+        return
+    try:
+        with client.operation():
+            live = client.list_keys(tenant_id)
+            for r in rows:
+                for k in live:
+                    if k.public_key == r.public_key or k.name == r.name:
+                        with contextlib.suppress(NotFoundError):
+                            client.delete_key(tenant_id, k.public_key)
+    except ImburseAPIError as exc:
+        warn(f"{owner}: could not revoke the key(s) of {len(rows)} interrupted create(s) in tenant {tenant_id} "
+             f"({exc.message}); the next create of this resource tries again.")
+        return
+    journal.settle(r.id for r in rows)
+    for r in rows:
+        made = dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        what = f"key {r.public_key}" if r.public_key else f"any key named {r.name!r}"
+        warn(f"{owner}: revoked {what} in tenant {tenant_id}, made at {made} by a create that was interrupted "
+             "(the provider or the Pulumi CLI stopped before the key reached the state): no state holds it and "
+             "nobody holds its private key. This create makes the resource's key again.")
 
 
 def create_pending(client: ImburseClient, tenant_id: str, roles: list[str], name: str,
@@ -193,10 +279,10 @@ def unnamed(client: ImburseClient, tenant_id: str, key: ApiKey, pending: str, na
         with contextlib.suppress(NotFoundError):
             client.delete_key(tenant_id, key.public_key)
     except ImburseAPIError as revoke:
-        return with_message(exc, (
+        return left_behind(with_message(exc, (
             f"{what} but could not be given its name ({exc.message}) nor revoked ({revoke.message}). It is "
             f"named {pending!r} (or {name!r}, if the rename was carried out unanswered) and nobody holds its "
-            f"private key. {STALE_HINT} Or revoke key {key.public_key} yourself. Then run the update again."))
+            f"private key. {STALE_HINT} Or revoke key {key.public_key} yourself. Then run the update again.")))
     return with_message(exc, f"{what} but could not be given its name ({exc.message}); it was revoked, so "
                              "nothing is left behind. Run the update again.")
 
@@ -282,6 +368,12 @@ def create_error(exc: ImburseAPIError, tenant_id: str, name: str, pending: str, 
     hint = (STALE_HINT if PENDING_NAME.fullmatch(pending) else
             f"No state will ever hold it: revoke the tenant's keys named {pending!r} yourself (a name generated "
             "for this create, so no other key carries it).")
-    return with_message(exc, (
+    return left_behind(with_message(exc, (
         f"{what} The last attempt may have made a key, named {pending!r}, that could not be revoked "
-        f"({left.message}); nobody holds its private key. {hint}"))
+        f"({left.message}); nobody holds its private key. {hint}")))
+
+
+def left_behind(exc: ImburseAPIError) -> ImburseAPIError:
+    """``exc``, marked as the error of a create that may have left a key behind (see :data:`LEFT_BEHIND`)."""
+    setattr(exc, LEFT_BEHIND, True)
+    return exc

@@ -44,10 +44,11 @@ from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from .. import config as settings
 from .. import rotating_key, tenant, tenant_key
-from .._base import UNKNOWN, DetailedDiff, ImburseProvider
+from .._base import UNKNOWN, URN_KEY, DetailedDiff, ImburseProvider
 from ..client import ImburseClient
 from ..errors import ImburseError
 from ..ledger import Ledger
+from ..lifeline import watch_parent
 from ..shapes import spell
 from . import schema
 
@@ -377,6 +378,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         provider = self._provider(request.urn)
         props, secret = props_to_plain(request.properties)
         props = _loaded(props)
+        props[URN_KEY] = request.urn  # the owner of its key creates in the create journal (pulumi_imburse.journal)
         result = await self._call(context, lambda: provider.create(props))
         outs = self._outputs(request.urn, result.outs or {}, secret)
         return provider_pb2.CreateResponse(id=result.id, properties=outs)
@@ -405,6 +407,7 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         olds, _ = props_to_plain(request.olds)
         news, secret = props_to_plain(request.news)
         news = _loaded(news)
+        news[URN_KEY] = request.urn  # a rotation's create is journalled under it too
         result = await self._call(context, lambda: provider.update(request.id, olds, news))
         return provider_pb2.UpdateResponse(properties=self._outputs(request.urn, result.outs or {}, secret))
 
@@ -457,6 +460,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.schema:
         print(json.dumps(json.loads(schema.SCHEMA_PATH.read_text()), indent=2))
         return
+    if args.engine:
+        watch_parent("pulumi-resource-imburse")  # exit when the engine goes away (pulumi_imburse.lifeline)
     try:
         asyncio.run(serve(args.engine))
     except KeyboardInterrupt:

@@ -93,15 +93,17 @@ def project_program(project_dir: str | os.PathLike[str]) -> auto.PulumiFn:
 
 
 def cli_env(backend_dir: Path, pulumi_home: Path, passphrase: str) -> dict[str, str]:
-    """The environment of a hermetic CLI run: a local file backend, passphrase secrets, its own Pulumi home,
-    no update check, no plugin downloads, this interpreter for the dynamic providers, and this interpreter's
-    scripts directory first on ``PATH``, where the engine finds the ``pulumi-resource-imburse`` plugin."""
+    """The environment of a hermetic CLI run: a local file backend, passphrase secrets, its own Pulumi home (and
+    the provider's create journal in it, :mod:`pulumi_imburse.journal`), no update check, no plugin downloads,
+    this interpreter for the dynamic providers, and this interpreter's scripts directory first on ``PATH``, where
+    the engine finds the ``pulumi-resource-imburse`` plugin."""
     scripts = str(Path(sys.executable).parent)  # a virtualenv's bin/, not resolved past its python symlink
     return {
         "PATH": os.pathsep.join([scripts, os.environ.get("PATH", "")]),
         "PULUMI_BACKEND_URL": backend_dir.as_uri(),
         "PULUMI_CONFIG_PASSPHRASE": passphrase,
         "PULUMI_HOME": str(pulumi_home),
+        "IMBURSE_JOURNAL": str(pulumi_home / "imburse" / "journal.db"),
         "PULUMI_SKIP_UPDATE_CHECK": "true",
         "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         "PULUMI_PYTHON_CMD": sys.executable,
