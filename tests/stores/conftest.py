@@ -7,12 +7,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import boto3
 import pytest
 import requests
 
 REGION = "eu-west-1"
+VAULT_TOKEN = "imburse-test-root"
+"""The dev server's root token (a throwaway server on loopback, gone at the end of the session)."""
+TOOLS_BIN = Path(__file__).resolve().parents[2] / ".tools" / "bin"
 START_TIMEOUT_S = 30.0
 
 
@@ -32,15 +36,7 @@ def moto_endpoint() -> Iterator[str]:
     proc = subprocess.Popen([command, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            assert proc.poll() is None, f"moto_server exited with {proc.returncode} (port {port} taken?)"
-            try:
-                requests.get(f"{url}/moto-api/data.json", timeout=1)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, f"moto_server did not answer on {url} in {START_TIMEOUT_S} s"
-                time.sleep(0.05)
+        _wait_until_up(proc, f"{url}/moto-api/data.json", f"moto_server on port {port}")
         yield url
     finally:
         proc.terminate()
@@ -52,3 +48,37 @@ def aws_session() -> boto3.session.Session:
     """A boto3 session with throwaway credentials (moto accepts any); no real AWS credentials are read."""
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                  region_name=REGION)
+
+
+def _wait_until_up(proc: subprocess.Popen[bytes], url: str, name: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert proc.poll() is None, f"{name} exited with {proc.returncode}"
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.ConnectionError:
+            assert time.monotonic() < deadline, f"{name} did not answer on {url} in {START_TIMEOUT_S} s"
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def vault_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a real Vault dev server (``make vault`` builds it into .tools/bin), with the
+    KV v2 engine at ``secret/`` and root token :data:`VAULT_TOKEN`."""
+    command = shutil.which("vault", path=str(TOOLS_BIN)) or shutil.which("vault")
+    assert command, "vault not found: run `make vault` (builds Vault from its Go module into .tools/bin)"
+    port = _free_port()
+    address = f"http://127.0.0.1:{port}"
+    home = tmp_path_factory.mktemp("vault-home")
+    log = (home / "vault.log").open("wb")
+    proc = subprocess.Popen([command, "server", "-dev", f"-dev-listen-address=127.0.0.1:{port}",
+                             f"-dev-root-token-id={VAULT_TOKEN}", "-dev-no-store-token"],
+                            stdout=log, stderr=subprocess.STDOUT, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    try:
+        _wait_until_up(proc, f"{address}/v1/sys/health", "vault server -dev")
+        yield address
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
