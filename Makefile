@@ -8,7 +8,7 @@ TOOLS  := $(CURDIR)/.tools/bin
 # The stack tests, the demo and the benchmarks run the real Pulumi CLI: ours first on PATH.
 export PATH := $(TOOLS):$(PATH)
 
-.PHONY: test check lint typecheck pytest demo bench bench-rate-limit crash-run mutate pulumi-cli sdks node dist dist-plugin actionlint clean clean-tools
+.PHONY: test check lint typecheck pytest demo bench bench-rate-limit crash-run mutate pulumi-cli vault sdks node dist dist-plugin actionlint clean clean-tools
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml
 ## pulumi-cli: a pinned Pulumi CLI, its launchers and language hosts in .tools/bin (built from Pulumi's Go modules if needed)
 pulumi-cli:
 	@bash scripts/pulumi-cli.sh
+
+## vault: a real Vault server in .tools/bin/vault for the vault-kv2 store's tests (built from its Go module, scripts/vault.sh)
+vault:
+	@bash scripts/vault.sh
 
 ## sdks: generate sdk/{nodejs,go,python} from the plugin's schema with `pulumi package gen-sdk` (scripts/gen-sdks.sh)
 # gen-sdk empties sdk/nodejs (its bin/ too): where the Node packages are installed, compile it again.
@@ -79,7 +83,7 @@ typecheck: $(STAMP)
 # its own session emulator. worksteal hands each worker a contiguous half and rebalances the tail, so a module's
 # fixtures are rarely set up twice.
 PYTEST_WORKERS ?= auto
-pytest: $(STAMP) pulumi-cli node dist
+pytest: $(STAMP) pulumi-cli vault node dist
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## demo: start the emulator and deploy the root stack against it with the Pulumi CLI
