@@ -21,100 +21,99 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from . import config as settings
 from .client import ImburseClient
 from .journal import Journal
 from .journal import journal as process_journal
 
+T = TypeVar("T")
+
+
+class LockedSet(Generic[T]):
+    """A set that several threads share (the engine calls a provider concurrently): each operation is atomic."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: set[T] = set()
+
+    def add(self, item: T) -> T:
+        """Put ``item`` in; returns it."""
+        with self._lock:
+            self._items.add(item)
+        return item
+
+    def __contains__(self, item: object) -> bool:
+        with self._lock:
+            return item in self._items
+
+    def claim(self, item: T) -> bool:
+        """Put ``item`` in; whether this caller was the first (it was not in yet)."""
+        with self._lock:
+            if item in self._items:
+                return False
+            self._items.add(item)
+            return True
+
+    def take(self, item: T) -> bool:
+        """Take ``item`` out; whether it was in."""
+        with self._lock:
+            if item in self._items:
+                self._items.discard(item)
+                return True
+            return False
+
+    def release(self, item: T) -> None:
+        """Take ``item`` out if it is in (a claim whose purpose failed: a later caller may claim it again)."""
+        with self._lock:
+            self._items.discard(item)
+
 
 class AdoptionLedger:
     """What one provider process knows about adoptions, for one resource type. Thread-safe."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._existing: set[tuple[str, ...]] = set()
-        self._adopted: set[tuple[str, ...]] = set()
-        self._imported: set[tuple[str, ...]] = set()
+        self._existing: LockedSet[tuple[str, ...]] = LockedSet()
+        self._adopted: LockedSet[tuple[str, ...]] = LockedSet()
+        self._imported: LockedSet[tuple[str, ...]] = LockedSet()
 
     def mark_existing(self, resource: tuple[str, ...]) -> None:
         """``resource`` (a declaration naming an adoption target) already exists in the stack's state."""
-        with self._lock:
-            self._existing.add(resource)
+        self._existing.add(resource)
 
     def exists(self, resource: tuple[str, ...]) -> bool:
         """Whether :meth:`mark_existing` was called for ``resource`` in this process."""
-        with self._lock:
-            return resource in self._existing
+        return resource in self._existing
 
     def record_adopted(self, target: tuple[str, ...]) -> None:
         """``target`` (the service object) was adopted by a create in this process."""
-        with self._lock:
-            self._adopted.add(target)
+        self._adopted.add(target)
 
     def adopted_here(self, target: tuple[str, ...]) -> bool:
         """Whether a create in this process adopted ``target``."""
-        with self._lock:
-            return target in self._adopted
+        return target in self._adopted
 
     def record_imported(self, target: tuple[str, ...]) -> None:
         """``target`` was read for an import (``import_`` or ``pulumi import``: Read with the id only)."""
-        with self._lock:
-            self._imported.add(target)
+        self._imported.add(target)
 
     def imported_here(self, target: tuple[str, ...]) -> bool:
         """Whether ``target`` was read for an import in this process (so this deployment imports it)."""
-        with self._lock:
-            return target in self._imported
+        return target in self._imported
 
 
-class Once:
-    """Strings claimed at most once (a tenant swept, a message said); a claim can be released. Thread-safe."""
+Once = LockedSet[str]
+"""Strings claimed at most once (a tenant swept, a message said): :meth:`LockedSet.claim`, then maybe
+:meth:`~LockedSet.release`."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done: set[str] = set()
+FreshNames = LockedSet[str]
+"""Names this provider process generated for new keys and no create has used yet: :meth:`LockedSet.add` at Check,
+:meth:`~LockedSet.take` at Create (a name is fresh for one create only).
 
-    def claim(self, item: str) -> bool:
-        """Whether this caller is the first to claim ``item``."""
-        with self._lock:
-            if item in self._done:
-                return False
-            self._done.add(item)
-            return True
-
-    def release(self, item: str) -> None:
-        """Let a later caller claim ``item`` again (what it stood for failed)."""
-        with self._lock:
-            self._done.discard(item)
-
-
-class FreshNames:
-    """Names this provider process generated for new keys and no create has used yet. Thread-safe.
-
-    The engine calls Check, then Create, of a new resource in the same provider process, so a generated name
-    found here was made moments ago from 32 random bits by this process's Check: no other key carries it. A
-    name a user declared (even one copied from a generated name) or kept from a prior state is never here.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._names: set[str] = set()
-
-    def add(self, name: str) -> str:
-        """Remember ``name`` as generated by this process; returns it."""
-        with self._lock:
-            self._names.add(name)
-        return name
-
-    def take(self, name: str) -> bool:
-        """Whether ``name`` is a fresh generated name; it is fresh for one create only."""
-        with self._lock:
-            if name in self._names:
-                self._names.discard(name)
-                return True
-            return False
+The engine calls Check, then Create, of a new resource in the same provider process, so a generated name found
+here was made moments ago from 32 random bits by this process's Check: no other key carries it. A name a user
+declared (even one copied from a generated name) or kept from a prior state is never here."""
 
 
 class Ledger:
