@@ -30,6 +30,7 @@ more than :data:`PRUNE_AFTER_DAYS` days ago are pruned. No Pulumi import.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -41,6 +42,7 @@ from pathlib import Path
 from typing import Final
 
 from .errors import ImburseError
+from .lifeline import proc_stat
 
 ENV_VAR: Final = "IMBURSE_JOURNAL"
 """The environment variable naming the journal file."""
@@ -208,18 +210,18 @@ class Journal:
     def interrupted(self, owner: str, account: str, tenant_id: str, *, besides: int | None = None) -> list[Entry]:
         """The open rows of ``owner`` in ``account`` and ``tenant_id``, other than ``besides``: creates no state
         holds (see the module docs), oldest first."""
-        with self._db(write=False) as db:
-            rows = db.execute(
-                "SELECT id, owner, account, tenant_id, name, public_key, state, created, pid FROM creates "
-                "WHERE owner = ? AND account = ? AND tenant_id = ? AND state = ? AND id != ? ORDER BY id",
-                (owner, account, tenant_id, OPEN, besides if besides is not None else -1)).fetchall()
-        return [Entry(*r) for r in rows]
+        return self._select("WHERE owner = ? AND account = ? AND tenant_id = ? AND state = ? AND id != ?",
+                            (owner, account, tenant_id, OPEN, besides if besides is not None else -1))
 
     def entries(self) -> list[Entry]:
         """Every row (for tests and diagnostics)."""
+        return self._select("", ())
+
+    def _select(self, where: str, params: tuple[str | int, ...]) -> list[Entry]:
+        """The rows ``where`` selects, oldest first, as :class:`Entry` (its fields are the columns read)."""
+        columns = ", ".join(f.name for f in dataclasses.fields(Entry))
         with self._db(write=False) as db:
-            rows = db.execute("SELECT id, owner, account, tenant_id, name, public_key, state, created, pid "
-                              "FROM creates ORDER BY id").fetchall()
+            rows = db.execute(f"SELECT {columns} FROM creates {where} ORDER BY id", params).fetchall()  # noqa: S608
         return [Entry(*r) for r in rows]
 
 
@@ -247,8 +249,5 @@ def process_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    try:  # Linux: a zombie (killed, not reaped yet) is gone
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+    fields = proc_stat(pid)  # Linux: a zombie (killed, not reaped yet) is gone
+    return fields is None or fields[:1] != ["Z"]

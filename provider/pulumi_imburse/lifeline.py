@@ -31,14 +31,20 @@ _started = threading.Lock()
 _watching = False
 
 
-def parent_of(pid: int) -> int | None:
-    """The parent pid of ``pid`` (Linux ``/proc``), or ``None`` when unknown or gone."""
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux): ``[state, parent pid, ...]``; ``None``
+    when unknown or gone. The name is cut at its last ``)``, since it may itself hold spaces and parentheses."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat.rpartition(")")[2].split()
-    return int(fields[1]) if len(fields) > 1 else None
+    return stat.rpartition(")")[2].split()
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent pid of ``pid`` (Linux ``/proc``), or ``None`` when unknown or gone."""
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields is not None and len(fields) > 1 else None
 
 
 def _cmdline(pid: int) -> list[str]:

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
+from pulumi_imburse.lifeline import proc_stat
 from pulumi_imburse.plugin import schema
 from pulumi_imburse.testing import emulated_stack
 from pulumi_imburse.testing.stacks import EmulatedStack
@@ -86,12 +87,9 @@ def _children() -> dict[int, int]:
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rpartition(")")[2].split()
-            found[int(entry.name)] = int(fields[1])
+            fields = proc_stat(int(entry.name))
+            if fields is not None:
+                found[int(entry.name)] = int(fields[1])
     return found
 
 
@@ -103,11 +101,8 @@ def _cmdline(pid: int) -> str:
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
 
 
 def descendants(pid: int) -> set[int]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from pulumi_imburse.lifeline import proc_stat
+
 WATCHED = ("import sys, time; from pulumi_imburse.lifeline import watch_parent; "
            "assert watch_parent('test provider', interval=0.1); print('watching', flush=True); time.sleep(120)")
 
@@ -30,11 +32,8 @@ def _gone(pid: int, deadline_s: float = 10.0) -> bool:
     """Whether ``pid`` is gone (or a zombie) before the deadline; polled, not slept."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-        except OSError:
-            return True
-        if state == "Z":
+        fields = proc_stat(pid)
+        if fields is None or fields[0] == "Z":
             return True
         time.sleep(0.05)
     return False
