@@ -53,22 +53,33 @@ class KeyDocument:
     name: str
     created_at: str
 
+    def fields(self) -> dict[str, str]:
+        """The document's fields under the wire names an application reads (``publicKey``, ``privateKey``, ...)."""
+        return {"publicKey": self.public_key, "privateKey": self.private_key, "tenantId": self.tenant_id,
+                "accountId": self.account_id, "name": self.name, "createdAt": self.created_at}
+
     def to_json(self) -> str:
-        """The stored form, the wire names an application reads (``publicKey``, ``privateKey``, ...)."""
-        return json.dumps({"publicKey": self.public_key, "privateKey": self.private_key, "tenantId": self.tenant_id,
-                           "accountId": self.account_id, "name": self.name, "createdAt": self.created_at},
-                          sort_keys=True)
+        """The stored form of a store that keeps one text value: :meth:`fields` as JSON."""
+        return json.dumps(self.fields(), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str) -> KeyDocument:
-        """A document from its stored form; :class:`StoreError` if it is not one (someone else's secret value)."""
+    def from_fields(cls, data: Any) -> KeyDocument:
+        """A document from its fields; :class:`StoreError` if they are not one (someone else's secret value)."""
         try:
-            data: Any = json.loads(text)
             return cls(public_key=str(data["publicKey"]), private_key=str(data["privateKey"]),
                        tenant_id=str(data.get("tenantId", "")), account_id=str(data.get("accountId", "")),
                        name=str(data.get("name", "")), created_at=str(data.get("createdAt", "")))
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError, AttributeError):
             raise StoreError("the stored value is not a key document ({publicKey, privateKey, ...})") from None
+
+    @classmethod
+    def from_json(cls, text: str) -> KeyDocument:
+        """A document from its :meth:`to_json` form; :class:`StoreError` if it is not one."""
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            data = None
+        return cls.from_fields(data)
 
     @property
     def fingerprint(self) -> str:

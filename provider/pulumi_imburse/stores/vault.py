@@ -208,11 +208,11 @@ class VaultKV2Store:
         data = (answer.get("data") or {}).get("data")
         if not data:
             return None
-        return KeyDocument.from_json(_json(data))
+        return KeyDocument.from_fields(data)
 
     def _write(self, document: KeyDocument, *, cas: int) -> int:
         answer = self._call("write", lambda: self._client.secrets.kv.v2.create_or_update_secret(
-            path=self.path, secret=_fields(document), cas=cas, mount_point=self.mount))
+            path=self.path, secret=document.fields(), cas=cas, mount_point=self.mount))
         return int((answer.get("data") or {})["version"])
 
     def _set_custom(self, custom: Mapping[str, str]) -> None:
@@ -255,16 +255,3 @@ def _custom(meta: Mapping[str, Any] | None) -> dict[str, str]:
     custom = (meta or {}).get("custom_metadata") or {}
     return {str(k): str(v) for k, v in custom.items() if v}
 
-
-def _fields(document: KeyDocument) -> dict[str, str]:
-    """A document as KV fields: ``vault kv get -field=privateKey`` reads one."""
-    import json
-
-    data: dict[str, str] = json.loads(document.to_json())
-    return data
-
-
-def _json(data: Mapping[str, Any]) -> str:
-    import json
-
-    return json.dumps(dict(data))
