@@ -25,9 +25,11 @@ from pulumi.dynamic import ConfigureRequest, DiffResult, ResourceProvider
 from . import config as settings
 from .client import ImburseClient
 from .errors import ImburseError
+from .keys.deliver import Delivery
 from .ledger import PROCESS_LEDGER, Ledger
 from .lifeline import watch_parent
 from .shapes import Face, Shape, spell
+from .stores.destination import StoreConfig, is_store
 from .validation import Problem
 from .values import UNKNOWN, is_unknown
 
@@ -53,7 +55,7 @@ class ImburseProvider(ResourceProvider):
     serialize_as_secret_always = False
 
     def __init__(self, client: Callable[[], ImburseClient] | None = None, ledger: Ledger | None = None,
-                 face: Face = "python") -> None:
+                 face: Face = "python", stores: Callable[[], StoreConfig] | None = None) -> None:
         """``client``: where the resource rules get their client. Default: the ledger's client (the stack config
         the engine sent this process, else ``IMBURSE_*``), the dynamic path's; the provider plugin
         (:mod:`pulumi_imburse.plugin`) passes the client of its own provider instance's credentials, so an explicit
@@ -61,8 +63,10 @@ class ImburseProvider(ResourceProvider):
         (:mod:`pulumi_imburse.ledger`); default: :data:`~pulumi_imburse.ledger.PROCESS_LEDGER`, which is what the
         dynamic provider host gets (it builds providers with no arguments). ``face``: how the user's language names
         properties in this provider's messages (:func:`~pulumi_imburse.shapes.spell`): the dynamic resources'
-        ``python`` (``rotation_days``), the plugin's ``wire`` (``rotationDays``)."""
+        ``python`` (``rotation_days``), the plugin's ``wire`` (``rotationDays``). ``stores``: where the rules get the
+        secret stores' settings (the default destination, the Vault token); default: the ledger's (stack config)."""
         self._client_source = client
+        self._stores_source = stores
         self.ledger = ledger if ledger is not None else PROCESS_LEDGER
         self.face: Face = face
 
@@ -79,7 +83,7 @@ class ImburseProvider(ResourceProvider):
 
     def configure(self, req: ConfigureRequest) -> None:
         """Take the stack config sent by the engine; credentials are resolved on first API call."""
-        values = {s.config_key: req.config.get(s.config_key) for s in settings.SETTINGS}
+        values = {k: req.config.get(k) for k in (*(s.config_key for s in settings.SETTINGS), settings.DESTINATION_KEY)}
         self.ledger.configure({k: v for k, v in values.items() if v is not None})
         # Only the dynamic provider host calls this. It reports a failed operation as `traceback.format_exc()`,
         # which honours sys.tracebacklimit: with 0, the user reads "<error type>: <message>", one readable
@@ -102,6 +106,15 @@ class ImburseProvider(ResourceProvider):
     def client(self) -> ImburseClient:
         """The injected client, else the ledger's client (shared by every provider of the process)."""
         return self._client_source() if self._client_source is not None else self.ledger.client()
+
+    @property
+    def stores(self) -> StoreConfig:
+        """The secret stores' settings: the injected ones (the plugin's provider instance), else the ledger's."""
+        return self._stores_source() if self._stores_source is not None else self.ledger.store_config()
+
+    def delivery(self, destination: Any) -> Delivery:
+        """Where a create of a key whose resolved destination is ``destination`` delivers its private key."""
+        return Delivery(destination if is_store(destination) else None, self.stores.open)
 
     def spell(self, text: str) -> str:
         """``text`` with its property names as this provider's users write them (see ``face``)."""

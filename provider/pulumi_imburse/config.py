@@ -50,7 +50,14 @@ PRIVATE_KEY: Final = Setting("privateKey", "IMBURSE_PRIVATE_KEY", secret=True,
 ACCOUNT_ID: Final = Setting("accountId", "IMBURSE_ACCOUNT_ID",
                             description="The account id, sent as ``x-account-id`` (optional).")
 
-SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID)
+VAULT_TOKEN: Final = Setting("vaultToken", "VAULT_TOKEN", secret=True,
+                             description="The Vault token for keys whose ``destination`` is ``vault-kv2`` (a secret; "
+                                         "without it, AppRole through ``VAULT_ROLE_ID`` and ``VAULT_SECRET_ID``).")
+
+SETTINGS: Final[tuple[Setting, ...]] = (BASE_URL, PUBLIC_KEY, PRIVATE_KEY, ACCOUNT_ID, VAULT_TOKEN)
+DESTINATION_KEY: Final = f"{NAMESPACE}:destination"
+"""The stack-config key (an object) of the provider-wide default destination of the keys' private keys
+(:mod:`pulumi_imburse.stores.destination`); not a string setting, so not in :data:`SETTINGS`."""
 
 MAX_CONCURRENT_REQUESTS: Final = Setting(
     "maxConcurrentRequests", "IMBURSE_MAX_CONCURRENT_REQUESTS", "16",

@@ -49,6 +49,7 @@ import pulumi
 from ._adopt import check_adopt_id
 from .rotating_key import RotatingTenantKey, check_grace_period
 from .shapes import TENANT
+from .stores.destination import check_destination
 from .tenant import Tenant
 from .tenant_key import TenantKey
 from .validation import (
@@ -67,7 +68,8 @@ from .validation import (
 TENANT_FIELDS: Final = ("name", "address", "protect", "tenantId", "keys", "adoptTenantId")
 """A tenant entry's fields: the ``Tenant`` inputs of :data:`~pulumi_imburse.shapes.TENANT` and the config's own
 (``protect``, ``tenantId`` of a tenant not managed here, ``keys``); tests/unit/test_shapes.py holds them to it."""
-KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey", "graceDays")
+KEY_FIELDS: Final = ("roles", "name", "keepers", "rotationDays", "protect", "adoptPublicKey", "graceDays",
+                     "destination")
 """A key entry's fields: the inputs of :data:`~pulumi_imburse.shapes.TENANT_KEY` and
 :data:`~pulumi_imburse.shapes.ROTATING_KEY` but ``tenantId`` (the entry's tenant), and ``protect``; in the order
 the error messages list them."""
@@ -123,6 +125,7 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
                 "name": key_spec.get("name"),
                 "keepers": key_spec.get("keepers"),
                 "rotation_days": key_spec.get("rotationDays"),
+                "destination": key_spec.get("destination"),
                 "opts": pulumi.ResourceOptions(protect=key_spec.get("protect") is True, **parent_opts),
             }
             if "graceDays" in key_spec:
@@ -138,7 +141,9 @@ def declare(spec: Any, *, path: str = "tenants") -> dict[str, DeclaredTenant]:
 def export(declared: Mapping[str, DeclaredTenant]) -> None:
     """Export ``tenantIds``, ``publicKeys``, ``keyRoles`` and (as one secret) ``privateKeys``.
 
-    Keys are addressed as ``"<tenant>/<key>"``. With keys that rotate with a grace period (``graceDays``), also
+    Keys are addressed as ``"<tenant>/<key>"``. A key with a ``destination`` has an empty private key here (its
+    store holds it); ``secretReferences`` then says where, for every key (``None`` without a destination).
+    With keys that rotate with a grace period (``graceDays``), also
     ``previousPublicKeys``, ``previousExpiresAt`` and (as one secret) ``previousPrivateKeys``, for those keys:
     the previous key of each while it still works after a rotation, else ``None``.
     """
@@ -147,6 +152,7 @@ def export(declared: Mapping[str, DeclaredTenant]) -> None:
     pulumi.export("publicKeys", {ref: k.public_key for ref, k in keys.items()})
     pulumi.export("keyRoles", {ref: k.roles for ref, k in keys.items()})
     pulumi.export("privateKeys", pulumi.Output.secret({ref: k.private_key for ref, k in keys.items()}))
+    pulumi.export("secretReferences", {ref: k.secret_reference for ref, k in keys.items()})
     rotating = {ref: k for ref, k in keys.items() if isinstance(k, RotatingTenantKey)}
     if rotating:
         pulumi.export("previousPublicKeys", {ref: k.previous_public_key for ref, k in rotating.items()})
@@ -213,7 +219,8 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
                             + check_adopt_id(f"{kwhere}.adoptPublicKey", key_spec.get("adoptPublicKey"))
                             + (check_grace_period(f"{kwhere}.graceDays", key_spec["graceDays"],
                                                   key_spec.get("rotationDays"), f"{kwhere}.rotationDays")
-                               if rotating else []))
+                               if rotating else [])
+                            + _destination_problems(f"{kwhere}.destination", key_spec.get("destination")))
             if resource in resources:
                 problems.append(Problem(kwhere, (
                     f"{resources[resource]} and {kwhere} would both be the TenantKey resource {resource!r} (a key's "
@@ -221,6 +228,16 @@ def _validate(tenants: Mapping[str, Any], path: str) -> None:
             resources.setdefault(resource, kwhere)
     if problems:
         raise StackConfigError("\n".join(p.reason for p in problems))
+
+
+def _destination_problems(where: str, destination: Any) -> list[Problem]:
+    """A key entry's ``destination`` on its own: complete ones (with a ``type``) are checked here; one that only
+    overrides fields of the provider-wide default (``imburse:destination``) is checked with it by the key's Check."""
+    if destination is None:
+        return []
+    if not isinstance(destination, Mapping):
+        return check_destination(where, destination)
+    return check_destination(where, destination) if "type" in destination else []
 
 
 def _of(resource: str, problems: list[Problem]) -> list[Problem]:

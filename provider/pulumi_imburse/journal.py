@@ -13,7 +13,9 @@ service tells it from a key made by hand. So :func:`~pulumi_imburse.keys.create.
 - ``public_key``: once the ``POST`` answered, and ``state``: ``open`` (made, not yet seen in a state),
   ``recorded`` (the engine named it in a later call: Diff, Read, Update or Delete, so a state holds it) or
   ``settled`` (revoked, or never made),
-- when and by which process (pid).
+- when and by which process (pid),
+- ``destination``: where the key's private key is delivered (a secret store, :mod:`pulumi_imburse.stores`), so
+  settling the row also takes the key's version out of that store.
 
 **Settle at create.** The engine creates a resource only when no state holds it (a resource in the state is
 diffed, and a replacement's Diff names the old key first). So before a create for owner X, every ``open`` row of
@@ -67,7 +69,8 @@ CREATE TABLE IF NOT EXISTS creates (
     state TEXT NOT NULL DEFAULT 'open',
     created REAL NOT NULL,
     changed REAL NOT NULL,
-    pid INTEGER NOT NULL
+    pid INTEGER NOT NULL,
+    destination TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS creates_owner ON creates (owner, state);
 CREATE INDEX IF NOT EXISTS creates_open_key ON creates (public_key) WHERE state = 'open';
@@ -98,6 +101,8 @@ class Entry:
     state: str
     created: float
     pid: int
+    destination: str = ""
+    """The resolved destination the key's private key was delivered to (JSON, no secret), or empty."""
 
 
 class Journal:
@@ -121,6 +126,10 @@ class Journal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(creates)")}
+            if "destination" not in columns:  # a journal written before destinations existed
+                with contextlib.suppress(sqlite3.OperationalError):  # another process added it meanwhile
+                    conn.execute("ALTER TABLE creates ADD COLUMN destination TEXT NOT NULL DEFAULT ''")
             self._conn = conn
         return self._conn
 
@@ -158,18 +167,19 @@ class Journal:
                 self._conn.close()
                 self._conn = None
 
-    def begin(self, owner: str, account: str, tenant_id: str, name: str) -> int:
-        """Write (and commit) the row of a create about to send its ``POST``; its id. Prunes old rows once per
-        journal object."""
+    def begin(self, owner: str, account: str, tenant_id: str, name: str, destination: str = "") -> int:
+        """Write (and commit) the row of a create about to send its ``POST``; its id. ``destination``: where the
+        key's private key goes (:func:`pulumi_imburse.stores.destination.to_record`), so a settle can withdraw it
+        from the store too. Prunes old rows once per journal object."""
         now = time.time()
         with self._db() as db:
             if not self._pruned:
                 db.execute("DELETE FROM creates WHERE state != ? AND changed < ?",
                            (OPEN, now - PRUNE_AFTER_DAYS * 86400))
                 self._pruned = True
-            cur = db.execute("INSERT INTO creates (owner, account, tenant_id, name, state, created, changed, pid) "
-                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (owner, account, tenant_id, name, OPEN, now, now,
-                                                                  os.getpid()))
+            cur = db.execute("INSERT INTO creates (owner, account, tenant_id, name, state, created, changed, pid, "
+                             "destination) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (owner, account, tenant_id, name, OPEN, now, now, os.getpid(), destination))
             return int(cur.lastrowid or 0)
 
     def made(self, row: int, public_key: str) -> None:

@@ -19,6 +19,7 @@ Nothing here imports Pulumi.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
@@ -27,6 +28,7 @@ from . import config as settings
 from .client import ImburseClient
 from .journal import Journal
 from .journal import journal as process_journal
+from .stores.destination import StoreConfig, StoreCredentials
 
 T = TypeVar("T")
 
@@ -136,6 +138,7 @@ class Ledger:
         self._lock = threading.Lock()
         self._config: dict[str, Any] = {}
         self._clients: dict[tuple[str, str | None, str, str | None], ImburseClient] = {}
+        self._stores: tuple[str, StoreConfig] | None = None
 
     @property
     def journal(self) -> Journal:
@@ -146,6 +149,17 @@ class Ledger:
         """Remember the stack config the engine sent (namespaced keys such as ``imburse:baseUrl``)."""
         with self._lock:
             self._config = {k: v for k, v in config.items() if k.startswith(settings.NAMESPACE + ":")}
+
+    def store_config(self) -> StoreConfig:
+        """The stores' settings of the configured stack (``imburse:destination``, ``imburse:vaultToken``, else
+        ``VAULT_TOKEN``), made again when the config changed."""
+        with self._lock:
+            raw = (self._config.get(settings.DESTINATION_KEY), self._config.get(settings.VAULT_TOKEN.config_key))
+            key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()  # no token kept
+            if self._stores is None or self._stores[0] != key:
+                creds = StoreCredentials.from_settings(raw[1] if isinstance(raw[1], str) else None)
+                self._stores = (key, StoreConfig(raw[0], creds))
+            return self._stores[1]
 
     def base_url_failure(self) -> str | None:
         """Why the configured base URL (stack config, else ``IMBURSE_BASE_URL``) is refused, naming where it came

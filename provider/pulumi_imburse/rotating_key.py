@@ -67,6 +67,7 @@ from ._base import (
 from .client import ImburseClient
 from .errors import ImburseError, NotFoundError
 from .keys.create import create_key, name_for_create, revoke_key
+from .keys.deliver import STORE_OUTPUTS, lost, stored_outputs
 from .keys.rules import (
     ROTATE_ON,
     RotationPlan,
@@ -77,15 +78,19 @@ from .keys.rules import (
     id_key,
     key_name,
     key_problems,
+    moved,
     normalize_key_inputs,
     plan,
     previous_expires_at,
     read_inputs,
+    resolve_destination,
     roles_key,
 )
 from .models import ApiKey
 from .refresh import key_or_gone
 from .roles import normalize_roles
+from .stores import StoredVersion
+from .stores.destination import check_destination, is_store
 from .validation import check_unknown
 from .values import format_time, now
 
@@ -97,7 +102,7 @@ TYPE_TOKEN: Final = "pulumi-python:dynamic/imburse:RotatingTenantKey"
 
 SHAPE: Final = shapes.ROTATING_KEY
 INPUTS: Final = SHAPE.inputs()
-PREVIOUS: Final = ("previousPublicKey", "previousPrivateKey", "previousExpiresAt")
+PREVIOUS: Final = ("previousPublicKey", "previousPrivateKey", "previousExpiresAt", "previousSecretVersion")
 """The previous key's outputs, present only while a previous key is in (or past) its grace period."""
 OUTPUTS: Final = SHAPE.outputs()
 REPLACE_ON: Final = SHAPE.changes("replace")
@@ -122,6 +127,7 @@ class RotatingTenantKeyArgs:
         rotation_days: pulumi.Input[int] | None = None,
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         name: pulumi.Input[str] | None = None,
+        destination: pulumi.Input[Mapping[str, Any]] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.roles = roles
@@ -129,6 +135,7 @@ class RotatingTenantKeyArgs:
         self.rotation_days = rotation_days
         self.keepers = keepers
         self.name = name
+        self.destination = destination
 
 
 class RotatingTenantKey(WireNames, Resource, module="imburse", name="RotatingTenantKey"):
@@ -161,6 +168,11 @@ class RotatingTenantKey(WireNames, Resource, module="imburse", name="RotatingTen
     previous_public_key: pulumi.Output[str | None]
     previous_private_key: pulumi.Output[str | None]
     previous_expires_at: pulumi.Output[str | None]
+    destination: pulumi.Output[dict[str, Any] | None]
+    secret_reference: pulumi.Output[str | None]
+    secret_version: pulumi.Output[str | None]
+    private_key_fingerprint: pulumi.Output[str | None]
+    previous_secret_version: pulumi.Output[str | None]
 
     @overload
     def __init__(self, resource_name: str, args: RotatingTenantKeyArgs,
@@ -179,6 +191,7 @@ class RotatingTenantKey(WireNames, Resource, module="imburse", name="RotatingTen
         rotation_days: pulumi.Input[int] | None = None,
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         name: pulumi.Input[str] | None = None,
+        destination: pulumi.Input[Mapping[str, Any]] | None = None,
     ) -> None:
         ...
 
@@ -199,8 +212,10 @@ class RotatingTenantKeyProvider(ImburseProvider):
         inputs = declared_inputs(news, INPUTS, OUTPUTS)
         problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
         problems += check_grace_period("graceDays", inputs.get("graceDays"), inputs.get("rotationDays"), "rotationDays")
+        problems += check_destination("destination", inputs.get("destination"), default=self.stores.default)
         if not problems:
             fresh = normalize_key_inputs(inputs, olds)
+            resolve_destination(inputs, self.stores.default)
             if fresh is not None:
                 self.ledger.fresh_names.add(fresh)  # its create may skip the provisional name (keys.create)
         return CheckResult(inputs, self.failures(problems))
@@ -209,6 +224,8 @@ class RotatingTenantKeyProvider(ImburseProvider):
         # `olds` are the prior outputs (refreshed by a refresh), `news` the checked inputs.
         self.ledger.journal.record(_keys_of(olds))  # a state holds them (see pulumi_imburse.journal)
         replaces = [k for k in REPLACE_ON if changed(id_key(olds.get(k)), id_key(news.get(k)))]
+        if moved(olds, news):  # a new secret: new keys there, then both old keys revoked and out of the old secret
+            replaces.append("destination")
         if replaces:
             return DiffResult(changes=True, replaces=replaces)
         decided = plan(olds, news, now=now())
@@ -220,9 +237,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         tenant_id = str(props["tenantId"])
         name = name_for_create(props, self.ledger)
+        delivery = self.delivery(props.get("destination"))
         key = create_key(self.client, tenant_id, list(props["roles"]), name, ledger=self.ledger, warn=self.warn,
-                         owner=owner_of(props))
-        return CreateResult(f"{tenant_id}/{uuid.uuid4()}", _outputs({**props, "name": name}, key, None))
+                         owner=owner_of(props), delivery=delivery)
+        return CreateResult(f"{tenant_id}/{uuid.uuid4()}", _outputs({**props, "name": name}, key, None,
+                                                                     stored=delivery.stored))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         tenant_id = _tenant_of(id_)
@@ -238,6 +257,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
                    if prior.get("publicKey") else None)
         previous = (key_or_gone(client, tenant_id, prior["previousPublicKey"], account, what)
                     if prior.get("previousPublicKey") else None)
+        store = self.stores.open(prior["destination"]) if is_store(prior.get("destination")) else None
+        if store is not None:  # a key confirmed revoked is never left current (nor previous) in its store
+            for gone, k in ((previous, "previousPublicKey"), (current, "publicKey")):
+                if gone is None and prior.get(k):
+                    store.withdraw(str(prior[k]))
         if current is None and previous is None:
             return ReadResult("", {})  # both gone from the service: the engine drops the resource, nothing is left
         what = f"RotatingTenantKey {prior.get('namePrefix') or id_}"
@@ -249,6 +273,13 @@ class RotatingTenantKeyProvider(ImburseProvider):
         else:
             outs = _outputs(prior, current, _previous_of(prior) if previous is not None else None,
                             private_key=str(prior.get("privateKey") or ""))
+            recorded = str(prior.get("privateKeyFingerprint") or "")
+            why = lost(store, current.public_key, recorded) if store is not None and recorded else None
+            if why is not None:
+                self.warn(f"{what}: {why}, so an application reading it no longer gets the current key's private "
+                          "key. Nobody can recover it: the next update rotates the key and delivers the new one "
+                          "(unless destination.onLoss is keep).")
+                outs["privateKeyFingerprint"] = ""
         if previous is None:
             if prior.get("previousPublicKey"):
                 ends = f" (its grace period was to end {prior['previousExpiresAt']})" \
@@ -270,8 +301,11 @@ class RotatingTenantKeyProvider(ImburseProvider):
         # 1. What can fail and be retried comes first: nothing new exists yet, so a failure leaves the state as it
         #    was (a revoked previous key there is dropped by a refresh, or revoked again: already gone is fine).
         # What it did is said once done (Diff said what it would do, before the preview and before this update).
+        delivery = self.delivery(news.get("destination"))
         if decided.revoke_previous and previous is not None:
             revoke_key(client, tenant_id, previous.public_key)
+            if delivery.active:  # out of the store's previous version too (AWSPREVIOUS; Vault's metadata)
+                delivery.store.retire(previous.public_key)
             if decided.cut_short:
                 self.warn(f"{what}: revoked the previous key {previous.public_key} before its grace period ended "
                           f"({olds.get('previousExpiresAt')}), because keepers changed while it was still kept.")
@@ -292,12 +326,18 @@ class RotatingTenantKeyProvider(ImburseProvider):
             # generated name revoked the renamed current and previous keys).
             self.ledger.fresh_names.take(name)
             key = create_key(client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn,
-                             owner=owner_of(news))
+                             owner=owner_of(news), delivery=delivery)
             if current is not None:
                 previous = current
             current = key
         assert current is not None  # made, or kept
-        outs = _outputs(news, current, previous, private_key=current.private_key or "")
+        carried = {**news, **{k: olds.get(k) for k in STORE_OUTPUTS}}
+        if made and previous is not None:
+            carried["previousSecretVersion"] = olds.get("secretVersion")
+        elif previous is not None:
+            carried["previousSecretVersion"] = olds.get("previousSecretVersion")
+        outs = _outputs(carried, current, previous, private_key=current.private_key or "",
+                        stored=delivery.stored if made else None)
         if made:
             self.info(f"{what}: made a new current key {current.public_key}"
                       + (f"; the previous key {previous.public_key} keeps working until its grace period ends "
@@ -307,9 +347,13 @@ class RotatingTenantKeyProvider(ImburseProvider):
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         tenant_id = _tenant_of(id_)
         self.ledger.journal.record(_keys_of(props))
-        for k in ("previousPublicKey", "publicKey"):
-            if props.get(k):
-                revoke_key(self.client, tenant_id, str(props[k]))
+        keys = [str(props[k]) for k in ("previousPublicKey", "publicKey") if props.get(k)]
+        for public_key in keys:
+            revoke_key(self.client, tenant_id, public_key)
+        if is_store(props.get("destination")):  # then out of the store (the secret goes when nothing is left)
+            store = self.stores.open(props["destination"])
+            for public_key in keys:
+                store.withdraw(public_key)
 
 
 # ------------------------------------------------------------------ helpers
@@ -359,9 +403,11 @@ def _iso(when: Any) -> str | None:
 
 
 def _outputs(inputs: Mapping[str, Any], current: ApiKey, previous: ApiKey | None, *,
-             private_key: str | None = None) -> dict[str, Any]:
+             private_key: str | None = None, stored: StoredVersion | None = None) -> dict[str, Any]:
     """The outputs: the inputs, the current key (its private key: ``private_key``, else the key's own) and the
-    previous key with the end of its grace period, counted from the current key's ``createdAt``."""
+    previous key with the end of its grace period, counted from the current key's ``createdAt``. With a
+    destination no private key is an output; where the current key is stored: ``stored``, else as ``inputs`` had it
+    (``previousSecretVersion`` too)."""
     outs = {k: v for k, v in inputs.items() if k in INPUTS and v is not None}
     created = current.created_at or inputs.get("createdAt") or format_time(now())
     outs.update(
@@ -376,6 +422,10 @@ def _outputs(inputs: Mapping[str, Any], current: ApiKey, previous: ApiKey | None
     if previous is not None:
         outs.update(previousPublicKey=previous.public_key, previousPrivateKey=previous.private_key or "",
                     previousExpiresAt=_iso(previous_expires_at(created, inputs.get("graceDays"))))
+    if is_store(inputs.get("destination")):
+        outs.update(stored_outputs(stored, inputs), privateKey="")
+        if previous is not None:
+            outs.update(previousPrivateKey="", previousSecretVersion=str(inputs.get("previousSecretVersion") or ""))
     return outs
 
 

@@ -24,14 +24,17 @@ import textwrap
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
+from .stores import destination as _destination
+
 Kind = Literal["input", "resource-name", "create-only", "output"]
 """``input``: declared by the user; ``resource-name``: an input the constructor sets to the resource name
 (``namePrefix``); ``create-only``: an input read by the first create only (never diffed, never in the schema's
 outputs); ``output``: set by the provider."""
 Change = Literal["replace", "rotate", "update", "none"]
 """What a change of an input does: replace the resource, rotate its key in place, update it in place, nothing."""
-Type = Literal["string", "integer", "roles", "string-map", "address"]
-"""The schema types in use: a string, a whole number, a list of tenant roles, a map of strings, a tenant address."""
+Type = Literal["string", "integer", "roles", "string-map", "address", "destination"]
+"""The schema types in use: a string, a whole number, a list of tenant roles, a map of strings, a tenant address, a
+key's destination (:mod:`pulumi_imburse.stores.destination`)."""
 
 REPLACE: Final = "replace"
 ROTATE: Final = "rotate"
@@ -154,6 +157,37 @@ _KEY_OUTPUTS: Final = (
     Prop("accountId", "account_id", "string", kind="output", output_type="pulumi.Output[str]",
          output_doc="The account that owns the tenant.", always_set=True),
 )
+_WHERE: Final = ", ".join(f"``{f.py}``" for f in _destination.FIELDS if f.location)
+
+
+def _destination_row(replaces: str) -> Prop:
+    return Prop(
+        "destination", "destination", "destination",
+        input_type="pulumi.Input[Mapping[str, Any]] | None", output_type="pulumi.Output[dict[str, Any] | None]",
+        doc="where the private key goes instead of the state: a secret store the application reads, e.g. "
+            "``{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}`` or ``{type: aws-secretsmanager, "
+            "secret_id: ...}`` (the Destination fields). Every key is written there before its create or rotation "
+            "returns; ``private_key`` is then empty and ``secret_reference``, ``secret_version`` and "
+            "``private_key_fingerprint`` say where it is. Default: the provider's ``destination`` (stack config "
+            f"``imburse:destination``), whose fields a key's own override; ``type: state`` opts out. A change of "
+            f"where the secret is ({_WHERE}) {replaces}; other fields change in place.",
+        python_note="In Python: a mapping with camelCase (``secretId``) or snake_case (``secret_id``) keys.",
+        output_doc="The destination the key was delivered to, as resolved from its own and the provider's.")
+
+
+_STORE_OUTPUTS: Final = (
+    Prop("secretReference", "secret_reference", "string", kind="output", output_type="pulumi.Output[str | None]",
+         output_doc="With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). "
+                    "Unset without one."),
+    Prop("secretVersion", "secret_version", "string", kind="output", output_type="pulumi.Output[str | None]",
+         output_doc="With a destination: the store's version holding the current key (AWS: the version id, which is "
+                    "the public key; Vault: the version number)."),
+    Prop("privateKeyFingerprint", "private_key_fingerprint", "string", kind="output",
+         output_type="pulumi.Output[str | None]",
+         output_doc="With a destination: ``sha256:`` and 64 hex digits of the stored private key (tells keys apart, "
+                    "reveals none). Empty once a refresh found the stored key deleted or overwritten: the next "
+                    "update then makes a new key, unless the destination's ``on_loss`` is ``keep``."),
+)
 
 TENANT_KEY: Final = Shape((
     Prop("tenantId", "tenant_id", "string", input_type="pulumi.Input[str]", output_type="pulumi.Output[str]",
@@ -192,15 +226,19 @@ TENANT_KEY: Final = Shape((
              "``private_key`` is ``\"\"`` until a rotation (change ``keepers``) makes a key whose private key Pulumi "
              "knows. A create-time instruction: changing or removing it later changes nothing.",
          output_doc="The existing key this resource was declared to adopt at its first create, if any."),
+    _destination_row("replaces the key (a new key, delivered there, then the old one revoked and taken out of "
+                     "the old secret)"),
     *_KEY_OUTPUTS,
     Prop("publicKey", "public_key", "string", kind="output", output_type="pulumi.Output[str]",
          output_doc="The key's public key.", always_set=True),
     Prop("privateKey", "private_key", "string", kind="output", output_type="pulumi.Output[str]", secret=True,
          always_set=True,
-         output_doc="The key's private key (secret). Empty for an adopted key, whose private key is unknowable."),
+         output_doc="The key's private key (secret). Empty for an adopted key, whose private key is unknowable, "
+                    "and for a key with a ``destination``, whose private key is only in the store."),
     Prop("createdAt", "created_at", "string", kind="output", output_type="pulumi.Output[str]", always_set=True,
          output_doc="When the service created the key (ISO 8601, UTC); ``rotation_days`` counts from it."),
-))
+    *_STORE_OUTPUTS,
+), extra_py_names=_destination.PY_NAMES)
 """``TenantKey`` (:mod:`pulumi_imburse.tenant_key`)."""
 
 ROTATING_KEY: Final = Shape((
@@ -239,12 +277,15 @@ ROTATING_KEY: Final = Shape((
              "revokes it. 0 keeps it until the next update. Changes in place.",
          output_doc="Days the previous key keeps working after a rotation, counted from the current key's "
                     "``created_at``."),
+    _destination_row("rotates the key in place (a new current key in the new secret; the previous key, if any, is "
+                     "revoked and the old secret's versions taken out)"),
     *_KEY_OUTPUTS,
     Prop("publicKey", "public_key", "string", kind="output", output_type="pulumi.Output[str]", always_set=True,
          output_doc="The current key's public key (empty once a refresh found it revoked outside Pulumi, until the "
                     "next update makes a new one)."),
     Prop("privateKey", "private_key", "string", kind="output", output_type="pulumi.Output[str]", secret=True,
-         always_set=True, output_doc="The current key's private key (secret)."),
+         always_set=True, output_doc="The current key's private key (secret); empty with a ``destination``, whose "
+                                     "store holds it."),
     Prop("createdAt", "created_at", "string", kind="output", output_type="pulumi.Output[str]", always_set=True,
          output_doc="When the service created the current key (ISO 8601, UTC); ``rotation_days`` and ``grace_days`` "
                     "count from it."),
@@ -253,11 +294,18 @@ ROTATING_KEY: Final = Shape((
          output_doc="The previous key's public key while it is kept after a rotation; unset otherwise."),
     Prop("previousPrivateKey", "previous_private_key", "string", kind="output",
          output_type="pulumi.Output[str | None]", secret=True,
-         output_doc="The previous key's private key (secret) while it is kept; unset otherwise."),
+         output_doc="The previous key's private key (secret) while it is kept; unset otherwise, and empty with a "
+                    "``destination``."),
     Prop("previousExpiresAt", "previous_expires_at", "string", kind="output", output_type="pulumi.Output[str | None]",
          output_doc="When the previous key's grace period ends (ISO 8601, UTC): the first update after it revokes "
                     "the key."),
-), args=("tenant_id", "roles", "grace_days", "rotation_days", "keepers", "name"))
+    *_STORE_OUTPUTS,
+    Prop("previousSecretVersion", "previous_secret_version", "string", kind="output",
+         output_type="pulumi.Output[str | None]",
+         output_doc="With a destination: the store's version holding the previous key while it is kept (AWS: "
+                    "staged ``AWSPREVIOUS``; Vault: named in the secret's metadata); unset otherwise."),
+), args=("tenant_id", "roles", "grace_days", "rotation_days", "keepers", "name", "destination"),
+   extra_py_names=_destination.PY_NAMES)
 """``RotatingTenantKey`` (:mod:`pulumi_imburse.rotating_key`)."""
 
 

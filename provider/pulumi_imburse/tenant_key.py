@@ -53,6 +53,7 @@ from .keys.create import (
     read_key,
     revoke_key,
 )
+from .keys.deliver import STORE_OUTPUTS, lost, stored_outputs
 from .keys.rules import (
     changed,
     check_known,
@@ -62,16 +63,21 @@ from .keys.rules import (
     is_generated_name,
     key_name,
     key_problems,
+    moved,
     normalize_key_inputs,
     pending_name,
     read_inputs,
+    resolve_destination,
     roles_key,
     rotation_due,
     rotation_due_reason,
+    store_lost,
 )
 from .models import ApiKey
 from .refresh import key_or_gone
 from .roles import normalize_roles
+from .stores import StoredVersion
+from .stores.destination import check_destination, is_store
 from .validation import PENDING_NAME, Problem, check_unknown
 from .values import format_time, now, parse_time
 
@@ -123,6 +129,7 @@ class TenantKeyArgs:
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         rotation_days: pulumi.Input[int] | None = None,
         adopt_public_key: pulumi.Input[str] | None = None,
+        destination: pulumi.Input[Mapping[str, Any]] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.roles = roles
@@ -130,6 +137,7 @@ class TenantKeyArgs:
         self.keepers = keepers
         self.rotation_days = rotation_days
         self.adopt_public_key = adopt_public_key
+        self.destination = destination
 
 
 class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
@@ -165,6 +173,10 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
     private_key: pulumi.Output[str]
     created_at: pulumi.Output[str]
     adopt_public_key: pulumi.Output[str | None]
+    destination: pulumi.Output[dict[str, Any] | None]
+    secret_reference: pulumi.Output[str | None]
+    secret_version: pulumi.Output[str | None]
+    private_key_fingerprint: pulumi.Output[str | None]
 
     @overload
     def __init__(self, resource_name: str, args: TenantKeyArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -182,6 +194,7 @@ class TenantKey(WireNames, Resource, module="imburse", name="TenantKey"):
         keepers: pulumi.Input[Mapping[str, pulumi.Input[str]]] | None = None,
         rotation_days: pulumi.Input[int] | None = None,
         adopt_public_key: pulumi.Input[str] | None = None,
+        destination: pulumi.Input[Mapping[str, Any]] | None = None,
     ) -> None:
         ...
 
@@ -202,8 +215,10 @@ class TenantKeyProvider(ImburseProvider):
         inputs = declared_inputs(news, INPUTS, OUTPUTS)
         problems = check_unknown(inputs, INPUTS) + key_problems(inputs)
         problems += check_known("adoptPublicKey", inputs.get("adoptPublicKey"), check_adopt_id)
+        problems += check_destination("destination", inputs.get("destination"), default=self.stores.default)
         if not problems:
             fresh = normalize_key_inputs(inputs, _olds)
+            resolve_destination(inputs, self.stores.default)
             if fresh is not None:
                 self.ledger.fresh_names.add(fresh)  # its create may skip the provisional name (keys.create)
             if _olds:
@@ -221,6 +236,13 @@ class TenantKeyProvider(ImburseProvider):
             return _diff_after_import(_id, olds, news)
         replaces = [k for k in REPLACE_ON if changed(id_key(olds.get(k)) if k == "tenantId" else olds.get(k),
                                                       id_key(news.get(k)) if k == "tenantId" else news.get(k))]
+        if moved(olds, news):
+            replaces.append("destination")
+        elif store_lost(olds, news):
+            replaces.append("destination")
+            self.say_once(f"TenantKey {news.get('namePrefix')}: a refresh found its stored private key deleted or "
+                          "overwritten: the update will replace the key (a new key, delivered to its destination, "
+                          "then this one revoked); with destination.onLoss keep, it is kept instead.")
         at = now()
         if "rotationDays" not in replaces and rotation_due(olds.get("createdAt"), news.get("rotationDays"), now=at):
             replaces.append("rotationDays")
@@ -245,10 +267,13 @@ class TenantKeyProvider(ImburseProvider):
             return self._adopt(tenant_id, str(adopt), props)
         # A name-less adopted declaration being replaced (a rotation) gets a generated name.
         name = name_for_create(props, self.ledger)
+        delivery = self.delivery(props.get("destination"))
         key = create_key(self.client, tenant_id, roles, name, ledger=self.ledger, warn=self.warn,
-                         owner=owner_of(props))
-        return CreateResult(f"{tenant_id}/{key.public_key}", key_outputs({**props, "name": name}, key,
-                                                                       key.private_key or ""))
+                         owner=owner_of(props), delivery=delivery)
+        # Delivered: the private key is in the store, and nowhere in Pulumi.
+        private_key = "" if delivery.active else key.private_key or ""
+        return CreateResult(f"{tenant_id}/{key.public_key}", key_outputs({**props, "name": name}, key, private_key,
+                                                                       stored=delivery.stored))
 
     def _mark_existing(self, inputs: Mapping[str, Any]) -> None:
         """The resource declared by ``inputs`` exists: a later create of it must not adopt its key again."""
@@ -274,6 +299,10 @@ class TenantKeyProvider(ImburseProvider):
             raise AdoptionError(f"cannot adopt {what}: its name {key.name!r} marks a key left over by a create that "
                                 f"failed, whose private key nobody holds. {STALE_HINT} Nothing was changed.")
         self.ledger.key_adoptions.record_adopted((tenant_id.lower(), key.public_key.lower()))
+        if is_store(props.get("destination")):
+            self.warn(f"TenantKey {key.name!r} ({tenant_id}/{key.public_key}): adopted with a destination, but its "
+                      "private key is unknowable, so nothing was delivered there. The next update replaces it with a "
+                      "new key delivered to the destination (unless destination.onLoss is keep).")
         self.warn(
             f"TenantKey {key.name!r} ({tenant_id}/{key.public_key}) adopted. Imburse never returns a private key "
             "after creation, so this key's private_key output is empty. To get a key whose private key Pulumi "
@@ -289,9 +318,12 @@ class TenantKeyProvider(ImburseProvider):
                  else key_or_gone(self.client, tenant_id, public_key, str(prior.get("accountId") or ""),
                                   f"TenantKey {id_}"))
         if found is None:
+            if is_store(prior.get("destination")):  # confirmed revoked: no store may offer it as current
+                self.stores.open(prior["destination"]).withdraw(public_key)
             return ReadResult("", {})  # none to import, or confirmed gone from its account: the engine drops it
         key = found
         private_key = prior.get("privateKey")
+        fingerprint = self._stored_fingerprint(id_, prior, key.public_key)
         if "publicKey" not in prior:
             # An import (no prior outputs, at most the declared inputs): its secret is unknowable. Say so,
             # clearly. A refresh of an adopted key ("" too) was told at adoption and is not told again.
@@ -302,6 +334,8 @@ class TenantKeyProvider(ImburseProvider):
                 "to get a key whose private key Pulumi knows."
             )
         outs = key_outputs(prior, key, str(private_key or ""))
+        if fingerprint is not None:
+            outs["privateKeyFingerprint"] = fingerprint
         # The service's createdAt is the truth (rotationDays counts from it): _outputs prefers it.
         # Inputs as the service now has them (the engine needs them to import, and refresh records
         # drift in them); provider-side inputs (namePrefix, keepers, rotationDays) carry over.
@@ -325,7 +359,7 @@ class TenantKeyProvider(ImburseProvider):
                 roles=tuple(olds.get("roles") or ()),
                 created_at=olds.get("createdAt"),
             )
-        outs = key_outputs(news, key, str(olds.get("privateKey") or ""))
+        outs = key_outputs({**news, **{k: olds.get(k) for k in STORE_OUTPUTS}}, key, str(olds.get("privateKey") or ""))
         outs["createdAt"] = key.created_at or olds.get("createdAt") or outs["createdAt"]
         return UpdateResult(outs)
 
@@ -341,6 +375,23 @@ class TenantKeyProvider(ImburseProvider):
                 "an adopted key, change its keepers.")
             return
         revoke_key(self.client, tenant_id, public_key)
+        if is_store(_props.get("destination")):  # then out of its store: the version before it is current again
+            self.stores.open(_props["destination"]).withdraw(public_key)
+
+    def _stored_fingerprint(self, id_: str, prior: Mapping[str, Any], public_key: str) -> str | None:
+        """A refresh's verdict on a delivered key's stored private key: its fingerprint, or ``""`` (said as a
+        warning) when the store lost it; ``None`` for a key with no destination (or an adopted one, never stored)."""
+        destination = prior.get("destination")
+        recorded = str(prior.get("privateKeyFingerprint") or "")
+        if not isinstance(destination, Mapping) or not is_store(destination) or not recorded:
+            return None
+        why = lost(self.stores.open(destination), public_key, recorded)
+        if why is None:
+            return recorded
+        self.warn(f"TenantKey {id_}: {why}, so an application reading it no longer gets this key's private key. "
+                  "Nobody can recover it: the next update replaces the key with a new one delivered there (set "
+                  "destination.onLoss to keep to keep it).")
+        return ""
 
 
 # ------------------------------------------------------------------ helpers
@@ -387,9 +438,10 @@ def _adoption(props: Mapping[str, Any]) -> tuple[str, str]:
     return str(props.get("namePrefix")), str(props.get("adoptPublicKey")).lower()
 
 
-def key_outputs(inputs: Mapping[str, Any], key: ApiKey, private_key: str) -> dict[str, Any]:
+def key_outputs(inputs: Mapping[str, Any], key: ApiKey, private_key: str,
+                stored: StoredVersion | None = None) -> dict[str, Any]:
     """A ``TenantKey``'s outputs: its inputs (not the create-only ones) and ``key`` as the service has it, with
-    ``private_key``."""
+    ``private_key``; with a destination, where the key is stored (``stored``, else as ``inputs`` had it)."""
     outs = {k: v for k, v in inputs.items() if k in INPUTS and k not in CREATE_ONLY and v is not None}
     outs.update(
         tenantId=key.tenant_id or inputs.get("tenantId"),
@@ -400,6 +452,8 @@ def key_outputs(inputs: Mapping[str, Any], key: ApiKey, private_key: str) -> dic
         privateKey=private_key,
         createdAt=key.created_at or inputs.get("createdAt") or format_time(now(), "seconds"),
     )
+    if is_store(inputs.get("destination")):
+        outs.update(stored_outputs(stored, inputs), privateKey="")
     return outs
 
 

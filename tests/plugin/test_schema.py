@@ -38,7 +38,7 @@ def test_names_tokens_and_languages() -> None:
 
 def test_provider_config_is_the_settings_table_and_the_private_key_is_secret() -> None:
     doc = json.loads(schema.SCHEMA_PATH.read_text())
-    names = [s.name for s in settings.SETTINGS]
+    names = [*(s.name for s in settings.SETTINGS), "destination"]  # the string settings, then the keys' default
     assert list(doc["config"]["variables"]) == names == list(doc["provider"]["inputProperties"])
     for s in settings.SETTINGS:
         entry = doc["provider"]["inputProperties"][s.name]

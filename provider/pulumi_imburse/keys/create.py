@@ -69,11 +69,13 @@ from ..errors import (
     ServerError,
     TransportError,
 )
-from ..journal import process_alive
+from ..journal import Entry, Journal, process_alive
 from ..ledger import Ledger
 from ..models import ApiKey
+from ..stores import StoreError
 from ..validation import PENDING_NAME, PENDING_NAME_PREFIX
 from ..values import parse_time
+from .deliver import Delivery, undelivered
 from .rules import autoname, key_name, pending_name
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,7 @@ def name_for_create(props: Mapping[str, Any], ledger: Ledger) -> str:
 
 
 def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: str, *, ledger: Ledger,
-               warn: Warn, owner: str = "") -> ApiKey:
+               warn: Warn, owner: str = "", delivery: Delivery | None = None) -> ApiKey:
     """Create a key named ``name`` that only this call can have made, with its private key.
 
     The module docs tell how: the interrupted creates of ``owner`` settled, the create written to the journal,
@@ -125,17 +127,21 @@ def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: st
     ``name`` (a key that cannot be named is revoked), then the sweep of stale leftovers. On failure it raises
     with nothing left behind that it could revoke (the error names any key it could not). Every resource that
     makes tenant keys creates them through this function. ``owner``: the resource's URN; empty (unknown) journals
-    the create but settles nothing by it.
+    the create but settles nothing by it. ``delivery``: where the private key goes (:mod:`.deliver`): with a
+    destination, the named key is written there before this returns (``delivery.stored``), and a key that cannot be
+    stored is revoked; the returned key still carries its private key, for the caller to drop.
     """
     fresh = ledger.fresh_names.take(name)
     journal = ledger.journal
+    if delivery is not None and delivery.active:
+        _ = delivery.store  # opened before any key exists: a store that cannot be opened (no token) makes no key
     account = account_of(client)
-    if owner:
-        settle_interrupted(client, tenant_id, owner, account, ledger=ledger, warn=warn)
+    stored_elsewhere = (settle_interrupted(client, tenant_id, owner, account, ledger=ledger, warn=warn)
+                        if owner else [])
     # A name this process generated for this key is unique, so it serves as its own provisional name: one request,
     # no rename. Either way the name is journalled before the POST, so a kill at any moment leaves it findable.
     pending = name if fresh else pending_name()
-    row = journal.begin(owner, account, tenant_id, pending)
+    row = journal.begin(owner, account, tenant_id, pending, delivery.record() if delivery is not None else "")
     try:
         key, unknown = create_pending(client, tenant_id, roles, name, pending)
     except ImburseAPIError as exc:
@@ -143,21 +149,29 @@ def create_key(client: ImburseClient, tenant_id: str, roles: list[str], name: st
             journal.settle([row])  # refused, or every attempt's key revoked: nothing is left
         raise
     journal.made(row, key.public_key)
-    if fresh:
-        sweep(client, tenant_id, name, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
-              ledger=ledger, warn=warn)
-        return key
-    # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
-    try:
-        named = rename(client, tenant_id, key.public_key, roles, name)
-    except ImburseAPIError as exc:
-        error = unnamed(client, tenant_id, key, pending, name, exc)
-        if not getattr(error, LEFT_BEHIND, False):
-            journal.settle([row])
-        raise error from None
-    sweep(client, tenant_id, pending, keep=key.public_key, now=key.created_at, own_leftovers=unknown,
-          ledger=ledger, warn=warn)
-    return dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+    if not fresh:
+        # The key exists and its private key is known: from here on nothing is guessed, only this key is touched.
+        try:
+            named = rename(client, tenant_id, key.public_key, roles, name)
+        except ImburseAPIError as exc:
+            error = unnamed(client, tenant_id, key, pending, name, exc)
+            if not getattr(error, LEFT_BEHIND, False):
+                journal.settle([row])
+            raise error from None
+        key = dataclasses.replace(named, private_key=key.private_key, created_at=named.created_at or key.created_at)
+    if delivery is not None and delivery.active:
+        try:
+            delivery.write(key, tenant_id=tenant_id)
+        except StoreError as exc:
+            failure, clean = undelivered(client, tenant_id, key, name, delivery, exc)
+            if clean:
+                journal.settle([row])
+            raise failure from None
+    if delivery is not None:
+        withdraw_settled(stored_elsewhere, delivery, journal=journal, owner=owner, warn=warn)
+    sweep(client, tenant_id, name if fresh else pending, keep=key.public_key, now=key.created_at,
+          own_leftovers=unknown, ledger=ledger, warn=warn)
+    return key
 
 
 def account_of(client: ImburseClient) -> str:
@@ -167,9 +181,12 @@ def account_of(client: ImburseClient) -> str:
 
 
 def settle_interrupted(client: ImburseClient, tenant_id: str, owner: str, account: str, *, ledger: Ledger,
-                       warn: Warn) -> None:
+                       warn: Warn) -> list[Entry]:
     """Revoke the keys of ``owner``'s interrupted creates in the tenant (its open journal rows: no state holds
-    them, see :mod:`pulumi_imburse.journal`) and settle those rows; warn once for each, without secrets.
+    them, see :mod:`pulumi_imburse.journal`) and settle those rows; warn once for each, without secrets. Rows whose
+    key was delivered to a store are returned instead of settled: :func:`withdraw_settled` takes their versions out
+    of the store once the new key is current there (so an application reading the store never meets an empty
+    secret), then settles them.
 
     A row of another process still alive may be a create still running: it is waited for (the provider processes
     of a killed CLI exit within about a second, :mod:`pulumi_imburse.lifeline`) up to ``LIVE_WAIT_SECONDS``, then
@@ -178,7 +195,7 @@ def settle_interrupted(client: ImburseClient, tenant_id: str, owner: str, accoun
     journal = ledger.journal
     rows = journal.interrupted(owner, account, tenant_id)
     if not rows:
-        return
+        return []
     deadline = time.monotonic() + LIVE_WAIT_SECONDS
     others = {r.pid for r in rows if r.pid != os.getpid()}
     while others and time.monotonic() < deadline:
@@ -187,7 +204,7 @@ def settle_interrupted(client: ImburseClient, tenant_id: str, owner: str, accoun
             time.sleep(0.1)
     rows = [r for r in rows if r.pid not in others]
     if not rows:
-        return
+        return []
     try:
         with client.operation():
             live = client.list_keys(tenant_id)
@@ -199,14 +216,34 @@ def settle_interrupted(client: ImburseClient, tenant_id: str, owner: str, accoun
     except ImburseAPIError as exc:
         warn(f"{owner}: could not revoke the key(s) of {len(rows)} interrupted create(s) in tenant {tenant_id} "
              f"({exc.message}); the next create of this resource tries again.")
-        return
-    journal.settle(r.id for r in rows)
+        return []
+    stored = [r for r in rows if r.destination and r.public_key]
+    journal.settle(r.id for r in rows if r not in stored)
     for r in rows:
         made = dt.datetime.fromtimestamp(r.created, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
         what = f"key {r.public_key}" if r.public_key else f"any key named {r.name!r}"
         warn(f"{owner}: revoked {what} in tenant {tenant_id}, made at {made} by a create that was interrupted "
              "(the provider or the Pulumi CLI stopped before the key reached the state): no state holds it and "
              "nobody holds its private key. This create makes the resource's key again.")
+    return stored
+
+
+def withdraw_settled(rows: list[Entry], delivery: Delivery, *, journal: Journal, owner: str, warn: Warn) -> None:
+    """Take the revoked keys of interrupted creates (``rows``, from :func:`settle_interrupted`) out of the stores
+    they were delivered to, and settle their rows. Best effort: a store that fails is reported and its row stays
+    open, for the next create of the resource."""
+    done = []
+    for r in rows:
+        try:
+            store = delivery.store_of(r.destination)
+            if store is not None:
+                store.withdraw(str(r.public_key))
+        except StoreError as exc:
+            warn(f"{owner}: could not take the revoked key {r.public_key} of an interrupted create out of its "
+                 f"secret store ({exc}); the next create of this resource tries again.")
+            continue
+        done.append(r.id)
+    journal.settle(done)
 
 
 def create_pending(client: ImburseClient, tenant_id: str, roles: list[str], name: str,

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from ..roles import normalize_roles
 from ..shapes import ROTATING_KEY, TENANT_KEY
+from ..stores import destination as destinations
 from ..validation import (
     NAME_MAX_LENGTH,
     PENDING_NAME_PREFIX,
@@ -168,6 +169,30 @@ def normalize_key_inputs(inputs: dict[str, Any], olds: Mapping[str, Any]) -> str
     return None
 
 
+def resolve_destination(inputs: dict[str, Any], default: Any) -> None:
+    """Check's normal form of a valid ``destination``, in place: the key's own over the provider-wide ``default``,
+    placeholders filled (:func:`pulumi_imburse.stores.destination.resolve`); none: dropped."""
+    resolved = destinations.resolve(inputs.get("destination"), default, tenant_id=inputs.get("tenantId"),
+                                    resource_name=inputs.get("namePrefix"))
+    if resolved is None:
+        inputs.pop("destination", None)
+    else:
+        inputs["destination"] = resolved
+
+
+def store_lost(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether a refresh found the stored private key of a delivered key lost (its fingerprint emptied) and the
+    destination (unmoved) asks for a new key then (``onLoss`` is not ``keep``)."""
+    return (destinations.is_store(olds.get("destination")) and bool(olds.get("publicKey"))
+            and not olds.get("privateKeyFingerprint") and not destinations.keeps_on_loss(news.get("destination"))
+            and not moved(olds, news))
+
+
+def moved(olds: Mapping[str, Any], news: Mapping[str, Any]) -> bool:
+    """Whether the destination's secret is another one than the key was delivered to (a key is made again there)."""
+    return changed(destinations.location(olds.get("destination")), destinations.location(news.get("destination")))
+
+
 def read_inputs(outs: Mapping[str, Any], inputs: Sequence[str]) -> dict[str, Any]:
     """The inputs a refresh's Read records for a key of outputs ``outs``: as Check would give them, a generated
     name (one made from ``namePrefix``) in :data:`GENERATED_NAME`."""
@@ -297,6 +322,9 @@ def plan(olds: Mapping[str, Any], news: Mapping[str, Any], *, now: dt.datetime) 
         reasons.append("its current key is gone (revoked outside Pulumi): the update will make a new one")
     elif any(changed(olds.get(k), news.get(k)) for k in ROTATE_ON):
         reasons.append("keepers changed: the update will rotate it")
+    elif store_lost(olds, news):
+        reasons.append("its stored private key was deleted or overwritten (a refresh found it): the update will "
+                       "rotate it and deliver the new key")
     elif rotation_due(created, news.get("rotationDays"), now=now):
         reasons.append(f"its current key {rotation_due_reason(created, news.get('rotationDays'), now=now)}: the "
                        "update will rotate it")

@@ -27,6 +27,7 @@ from .. import rotating_key, tenant, tenant_key
 from ..models import ADDRESS_FIELDS
 from ..roles import TENANT_ROLES
 from ..shapes import Shape
+from ..stores import destination as destinations
 from ..version import __version__
 
 PACKAGE: Final = "imburse"
@@ -36,6 +37,7 @@ TENANT_TOKEN: Final = f"{PACKAGE}:index:Tenant"
 ROTATING_KEY_TOKEN: Final = f"{PACKAGE}:index:RotatingTenantKey"
 ROLE_TOKEN: Final = f"{PACKAGE}:index:TenantRole"
 ADDRESS_TOKEN: Final = f"{PACKAGE}:index:TenantAddress"
+DESTINATION_TOKEN: Final = f"{PACKAGE}:index:Destination"
 
 NODEJS_PACKAGE: Final = "@pulumi-imburse/imburse"
 PYTHON_PACKAGE: Final = "pulumi_imburse_sdk"
@@ -136,6 +138,7 @@ _TYPES: Final[Mapping[str, dict[str, Any]]] = {
     "roles": {"type": "array", "items": {"$ref": f"#/types/{ROLE_TOKEN}"}},
     "string-map": {"type": "object", "additionalProperties": {"type": "string"}},
     "address": {"$ref": f"#/types/{ADDRESS_TOKEN}"},
+    "destination": {"$ref": f"#/types/{DESTINATION_TOKEN}"},
 }
 """The schema form of each type a shape names."""
 
@@ -220,9 +223,41 @@ def _setting(s: settings.Setting) -> dict[str, Any]:
     return entry
 
 
+_FIELD_TYPES: Final[Mapping[str, dict[str, Any]]] = {
+    "string": {"type": "string"}, "integer": {"type": "integer"}, "boolean": {"type": "boolean"},
+    "string-map": {"type": "object", "additionalProperties": {"type": "string"}},
+}
+
+
+def _destination() -> dict[str, Any]:
+    """The ``Destination`` object type, from :data:`pulumi_imburse.stores.destination.FIELDS`."""
+    props = {}
+    for f in destinations.FIELDS:
+        kinds = "" if f.kinds == destinations.TYPES else f" ({' and '.join(f.kinds)} only)"
+        allowed = f" One of: {', '.join(f'`{v}`' for v in f.enum)}." if f.enum and f.wire != "type" else ""
+        change = ("A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` "
+                  "replaced (new keys there, the old ones revoked)." if f.location else
+                  "A change updates the key in place (nothing in the store changes until it is next written).")
+        doc = _describe(_text(f.doc, destinations.PY_NAMES), "")
+        props[f.wire] = {**_FIELD_TYPES[f.type], "description": f"{doc}{allowed}{kinds} {change}".strip()}
+    return {
+        "type": "object",
+        "description": "Where a key's private key goes instead of Pulumi state: a secret store the application reads "
+                       "(AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the "
+                       "secret's reference, version and the private key's fingerprint, and `privateKey` is empty.",
+        "properties": props,
+        "required": ["type"],
+    }
+
+
 def generate() -> dict[str, Any]:
     """The package schema as a JSON-ready dict."""
     config = {s.name: _setting(s) for s in settings.SETTINGS}
+    config[destinations.PROPERTY] = {
+        "$ref": f"#/types/{DESTINATION_TOKEN}",
+        "description": "The default `destination` of every key of this provider (a key's own fields override it; "
+                       "`secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose "
+                       "secret it moves (new keys there); it never replaces the provider."}
     address = {
         f: {"type": "string", "description": f"`{f}`: free text; empty when not given. A change updates the tenant "
                                              "in place."}
@@ -263,6 +298,7 @@ def generate() -> dict[str, Any]:
                 "description": "A tenant API key's role.",
                 "enum": [{"name": _enum_name(r), "value": r} for r in TENANT_ROLES],
             },
+            DESTINATION_TOKEN: _destination(),
             ADDRESS_TOKEN: {
                 "type": "object",
                 "description": "A tenant's postal address. Every field is optional free text.",

@@ -50,6 +50,8 @@ from ..errors import ImburseError
 from ..ledger import Ledger
 from ..lifeline import watch_parent
 from ..shapes import spell
+from ..stores.destination import PROPERTY as DESTINATION
+from ..stores.destination import StoreConfig, StoreCredentials
 from . import schema
 
 MAX_CONCURRENT_CALLS: Final = 256
@@ -109,13 +111,23 @@ class Session:
         self._lock = threading.Lock()
         self._config: dict[str, Any] = {}
         self._client: ImburseClient | None = None
+        self._stores = StoreConfig()
 
     def configure(self, values: Mapping[str, Any]) -> None:
-        """Take the provider's inputs (``baseUrl``, ...); unset or empty ones fall back to ``IMBURSE_*``."""
+        """Take the provider's inputs (``baseUrl``, ...); unset or empty ones fall back to ``IMBURSE_*``
+        (``vaultToken`` to ``VAULT_TOKEN``). ``destination``: the keys' default destination."""
         with self._lock:
             self._config = {s.config_key: values[s.name] for s in settings.SETTINGS
                             if isinstance(values.get(s.name), str) and values[s.name] != UNKNOWN}
             self._client = None
+            token = self._config.get(settings.VAULT_TOKEN.config_key)
+            self._stores = StoreConfig(values.get(DESTINATION),
+                                       StoreCredentials.from_settings(token if isinstance(token, str) else None))
+
+    def stores(self) -> StoreConfig:
+        """The secret stores' settings of this provider instance: its default destination and Vault token."""
+        with self._lock:
+            return self._stores
 
     def client(self) -> ImburseClient:
         """The client, built at the first API call; a missing or malformed setting fails naming it."""
@@ -245,7 +257,8 @@ class ImburseProviderServicer(provider_pb2_grpc.ResourceProviderServicer):
         # a generated name, a swept tenant: see pulumi_imburse.ledger).
         self._ledger = Ledger()
         self._providers: dict[str, ImburseProvider] = {
-            token: r.provider(client=self._session.client, ledger=self._ledger, face="wire")
+            token: r.provider(client=self._session.client, ledger=self._ledger, face="wire",
+                              stores=self._session.stores)
             for token, r in self._resources.items()}
 
     # -- plumbing ------------------------------------------------------------------------------------
