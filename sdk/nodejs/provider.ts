@@ -2,6 +2,9 @@
 // *** Do not edit by hand unless you're certain you know what you are doing! ***
 
 import * as pulumi from "@pulumi/pulumi";
+import * as inputs from "./types/input";
+import * as outputs from "./types/output";
+import * as enums from "./types/enums";
 import * as utilities from "./utilities";
 
 /**
@@ -34,6 +37,10 @@ export class Provider extends pulumi.ProviderResource {
      * The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
      */
     declare public readonly publicKey: pulumi.Output<string | undefined>;
+    /**
+     * The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+     */
+    declare public readonly vaultToken: pulumi.Output<string | undefined>;
 
     /**
      * Create a Provider resource with the given unique name, arguments, and options.
@@ -48,10 +55,14 @@ export class Provider extends pulumi.ProviderResource {
         {
             resourceInputs["accountId"] = args?.accountId;
             resourceInputs["baseUrl"] = args?.baseUrl;
+            resourceInputs["destination"] = pulumi.output(args?.destination).apply(JSON.stringify);
             resourceInputs["privateKey"] = args?.privateKey ? pulumi.secret(args.privateKey) : undefined;
             resourceInputs["publicKey"] = args?.publicKey;
+            resourceInputs["vaultToken"] = args?.vaultToken ? pulumi.secret(args.vaultToken) : undefined;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
+        const secretOpts = { additionalSecretOutputs: ["vaultToken"] };
+        opts = pulumi.mergeOptions(opts, secretOpts);
         super(Provider.__pulumiType, name, resourceInputs, opts);
     }
 }
@@ -69,6 +80,10 @@ export interface ProviderArgs {
      */
     baseUrl?: pulumi.Input<string | undefined>;
     /**
+     * The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+     */
+    destination?: pulumi.Input<inputs.DestinationArgs | undefined>;
+    /**
      * The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
      */
     privateKey?: pulumi.Input<string | undefined>;
@@ -76,4 +91,8 @@ export interface ProviderArgs {
      * The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
      */
     publicKey?: pulumi.Input<string | undefined>;
+    /**
+     * The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+     */
+    vaultToken?: pulumi.Input<string | undefined>;
 }

@@ -56,6 +56,10 @@ export class RotatingTenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly createdAt: pulumi.Output<string>;
     /**
+     * The destination the key was delivered to, as resolved from its own and the provider's. A change updates the resource in place (no replacement).
+     */
+    declare public readonly destination: pulumi.Output<outputs.Destination | undefined>;
+    /**
      * Days the previous key keeps working after a rotation, counted from the current key's `createdAt`. A change updates the resource in place (no replacement).
      */
     declare public readonly graceDays: pulumi.Output<number>;
@@ -76,7 +80,7 @@ export class RotatingTenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly previousExpiresAt: pulumi.Output<string | undefined>;
     /**
-     * The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+     * The previous key's private key (secret) while it is kept; unset otherwise, and empty with a `destination`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
      */
     declare public /*out*/ readonly previousPrivateKey: pulumi.Output<string | undefined>;
     /**
@@ -84,9 +88,17 @@ export class RotatingTenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly previousPublicKey: pulumi.Output<string | undefined>;
     /**
-     * The current key's private key (secret). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+     * With a destination: the store's version holding the previous key while it is kept (AWS: staged `AWSPREVIOUS`; Vault: named in the secret's metadata); unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+     */
+    declare public /*out*/ readonly previousSecretVersion: pulumi.Output<string | undefined>;
+    /**
+     * The current key's private key (secret); empty with a `destination`, whose store holds it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
      */
     declare public /*out*/ readonly privateKey: pulumi.Output<string>;
+    /**
+     * With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+     */
+    declare public /*out*/ readonly privateKeyFingerprint: pulumi.Output<string | undefined>;
     /**
      * The current key's public key (empty once a refresh found it revoked outside Pulumi, until the next update makes a new one). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
      */
@@ -99,6 +111,14 @@ export class RotatingTenantKey extends pulumi.CustomResource {
      * Age in days of the current key at which the next update rotates it. A change updates the resource in place (no replacement).
      */
     declare public readonly rotationDays: pulumi.Output<number | undefined>;
+    /**
+     * With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+     */
+    declare public /*out*/ readonly secretReference: pulumi.Output<string | undefined>;
+    /**
+     * With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+     */
+    declare public /*out*/ readonly secretVersion: pulumi.Output<string | undefined>;
     /**
      * The owning tenant's id. A change forces a replacement (new keys, then both old keys revoked).
      */
@@ -124,6 +144,7 @@ export class RotatingTenantKey extends pulumi.CustomResource {
             if (args?.tenantId === undefined && !opts.urn) {
                 throw new Error("Missing required property 'tenantId'");
             }
+            resourceInputs["destination"] = args?.destination;
             resourceInputs["graceDays"] = args?.graceDays;
             resourceInputs["keepers"] = args?.keepers;
             resourceInputs["name"] = args?.name;
@@ -136,11 +157,16 @@ export class RotatingTenantKey extends pulumi.CustomResource {
             resourceInputs["previousExpiresAt"] = undefined /*out*/;
             resourceInputs["previousPrivateKey"] = undefined /*out*/;
             resourceInputs["previousPublicKey"] = undefined /*out*/;
+            resourceInputs["previousSecretVersion"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
+            resourceInputs["privateKeyFingerprint"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
+            resourceInputs["secretReference"] = undefined /*out*/;
+            resourceInputs["secretVersion"] = undefined /*out*/;
         } else {
             resourceInputs["accountId"] = undefined /*out*/;
             resourceInputs["createdAt"] = undefined /*out*/;
+            resourceInputs["destination"] = undefined /*out*/;
             resourceInputs["graceDays"] = undefined /*out*/;
             resourceInputs["keepers"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
@@ -148,10 +174,14 @@ export class RotatingTenantKey extends pulumi.CustomResource {
             resourceInputs["previousExpiresAt"] = undefined /*out*/;
             resourceInputs["previousPrivateKey"] = undefined /*out*/;
             resourceInputs["previousPublicKey"] = undefined /*out*/;
+            resourceInputs["previousSecretVersion"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
+            resourceInputs["privateKeyFingerprint"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
             resourceInputs["roles"] = undefined /*out*/;
             resourceInputs["rotationDays"] = undefined /*out*/;
+            resourceInputs["secretReference"] = undefined /*out*/;
+            resourceInputs["secretVersion"] = undefined /*out*/;
             resourceInputs["tenantId"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -165,6 +195,10 @@ export class RotatingTenantKey extends pulumi.CustomResource {
  * The set of arguments for constructing a RotatingTenantKey resource.
  */
 export interface RotatingTenantKeyArgs {
+    /**
+     * Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
+     */
+    destination?: pulumi.Input<inputs.DestinationArgs | undefined>;
     /**
      * How long the previous key keeps working after a rotation, counted from the new key's `createdAt`: a whole number of days from 0 to 36500, less than `rotationDays`. The first update after that revokes it. 0 keeps it until the next update. Changes in place.
      */

@@ -56,6 +56,10 @@ export class TenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly createdAt: pulumi.Output<string>;
     /**
+     * The destination the key was delivered to, as resolved from its own and the provider's. A change updates the key in place (no replacement).
+     */
+    declare public readonly destination: pulumi.Output<outputs.Destination | undefined>;
+    /**
      * Values whose change rotates the key. A change forces a replacement (a new key, then the old one revoked).
      */
     declare public readonly keepers: pulumi.Output<{[key: string]: string} | undefined>;
@@ -68,9 +72,13 @@ export class TenantKey extends pulumi.CustomResource {
      */
     declare public /*out*/ readonly namePrefix: pulumi.Output<string | undefined>;
     /**
-     * The key's private key (secret). Empty for an adopted key, whose private key is unknowable. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+     * The key's private key (secret). Empty for an adopted key, whose private key is unknowable, and for a key with a `destination`, whose private key is only in the store. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
      */
     declare public /*out*/ readonly privateKey: pulumi.Output<string>;
+    /**
+     * With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+     */
+    declare public /*out*/ readonly privateKeyFingerprint: pulumi.Output<string | undefined>;
     /**
      * The key's public key. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
      */
@@ -83,6 +91,14 @@ export class TenantKey extends pulumi.CustomResource {
      * Maximum age in days before the next update rotates the key. Once the key is this old, the next update forces a replacement; a change of the number alone changes nothing in Imburse.
      */
     declare public readonly rotationDays: pulumi.Output<number | undefined>;
+    /**
+     * With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+     */
+    declare public /*out*/ readonly secretReference: pulumi.Output<string | undefined>;
+    /**
+     * With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+     */
+    declare public /*out*/ readonly secretVersion: pulumi.Output<string | undefined>;
     /**
      * The owning tenant's id. A change forces a replacement (a new key, then the old one revoked).
      */
@@ -106,6 +122,7 @@ export class TenantKey extends pulumi.CustomResource {
                 throw new Error("Missing required property 'tenantId'");
             }
             resourceInputs["adoptPublicKey"] = args?.adoptPublicKey;
+            resourceInputs["destination"] = args?.destination;
             resourceInputs["keepers"] = args?.keepers;
             resourceInputs["name"] = args?.name;
             resourceInputs["roles"] = args?.roles;
@@ -115,17 +132,24 @@ export class TenantKey extends pulumi.CustomResource {
             resourceInputs["createdAt"] = undefined /*out*/;
             resourceInputs["namePrefix"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
+            resourceInputs["privateKeyFingerprint"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
+            resourceInputs["secretReference"] = undefined /*out*/;
+            resourceInputs["secretVersion"] = undefined /*out*/;
         } else {
             resourceInputs["accountId"] = undefined /*out*/;
             resourceInputs["createdAt"] = undefined /*out*/;
+            resourceInputs["destination"] = undefined /*out*/;
             resourceInputs["keepers"] = undefined /*out*/;
             resourceInputs["name"] = undefined /*out*/;
             resourceInputs["namePrefix"] = undefined /*out*/;
             resourceInputs["privateKey"] = undefined /*out*/;
+            resourceInputs["privateKeyFingerprint"] = undefined /*out*/;
             resourceInputs["publicKey"] = undefined /*out*/;
             resourceInputs["roles"] = undefined /*out*/;
             resourceInputs["rotationDays"] = undefined /*out*/;
+            resourceInputs["secretReference"] = undefined /*out*/;
+            resourceInputs["secretVersion"] = undefined /*out*/;
             resourceInputs["tenantId"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
@@ -143,6 +167,10 @@ export interface TenantKeyArgs {
      * The public key (a GUID) of an existing key in `tenantId` to take over at the first create instead of creating one. Its roles (as a set) must equal `roles` and, when `name` is given, its name must equal `name`; otherwise the create fails and nothing changes. Its private key is unknowable: `privateKey` is `""` until a rotation (change `keepers`) makes a key whose private key Pulumi knows. A create-time instruction: changing or removing it later changes nothing.
      */
     adoptPublicKey?: pulumi.Input<string | undefined>;
+    /**
+     * Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
+     */
+    destination?: pulumi.Input<inputs.DestinationArgs | undefined>;
     /**
      * Arbitrary strings; any change replaces (rotates) the key.
      */

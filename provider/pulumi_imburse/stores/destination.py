@@ -138,19 +138,24 @@ def check_destination(prop: str, value: Any, *, default: Mapping[str, Any] | Non
         field = BY_WIRE.get(name)
         if field is None:
             allowed = ", ".join(f.wire for f in FIELDS if kind in f.kinds)
-            problems.append(Problem(prop, f"{prop}.{name} is not a field of a {kind} destination; its fields: "
+            problems.append(Problem(prop, f"{prop}.{name} is not a field of {_a(kind)} destination; its fields: "
                                           f"{allowed}"))
         elif kind not in field.kinds:
-            problems.append(Problem(prop, f"{prop}.{name} applies to {' and '.join(field.kinds)} only, not to a "
-                                          f"{kind} destination"))
+            problems.append(Problem(prop, f"{prop}.{name} applies to {' and '.join(field.kinds)} only, not to "
+                                          f"{_a(kind)} destination"))
         elif not is_unknown(v):
             problems += _check_field(prop, field, v)
     for name in REQUIRED.get(kind, ()):
         if merged.get(name) is None:
-            problems.append(Problem(prop, f"{prop}.{name} is required for a {kind} destination"))
+            problems.append(Problem(prop, f"{prop}.{name} is required for {_a(kind)} destination"))
     if kind == VAULT and merged.get("address") is None and not environ.get("VAULT_ADDR"):
-        problems.append(Problem(prop, f"{prop}.address is required for a {VAULT} destination (or set VAULT_ADDR)"))
+        problems.append(Problem(prop, f"{prop}.address is required for {_a(VAULT)} destination (or set VAULT_ADDR)"))
     return problems
+
+
+def _a(kind: str) -> str:
+    """``kind`` with its indefinite article: ``an aws-secretsmanager``, ``a vault-kv2``."""
+    return f"{'an' if kind[:1] in 'aeio' else 'a'} {kind}"
 
 
 def _check_field(prop: str, field: Field, value: Any) -> list[Problem]:

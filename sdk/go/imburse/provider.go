@@ -21,6 +21,8 @@ type Provider struct {
 	BaseUrl pulumi.StringPtrOutput `pulumi:"baseUrl"`
 	// The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
 	PublicKey pulumi.StringPtrOutput `pulumi:"publicKey"`
+	// The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+	VaultToken pulumi.StringPtrOutput `pulumi:"vaultToken"`
 }
 
 // NewProvider registers a new resource with the given unique name, arguments, and options.
@@ -33,6 +35,13 @@ func NewProvider(ctx *pulumi.Context,
 	if args.PrivateKey != nil {
 		args.PrivateKey = pulumi.ToSecret(args.PrivateKey).(pulumi.StringPtrInput)
 	}
+	if args.VaultToken != nil {
+		args.VaultToken = pulumi.ToSecret(args.VaultToken).(pulumi.StringPtrInput)
+	}
+	secrets := pulumi.AdditionalSecretOutputs([]string{
+		"vaultToken",
+	})
+	opts = append(opts, secrets)
 	opts = internal.PkgResourceDefaultOpts(opts)
 	var resource Provider
 	err := ctx.RegisterResource("pulumi:providers:imburse", name, args, &resource, opts...)
@@ -47,10 +56,14 @@ type providerArgs struct {
 	AccountId *string `pulumi:"accountId"`
 	// The Imburse API's base URL. Default: environment variable `IMBURSE_BASE_URL`, else `https://sandbox-api.imbursepayments.com`. A change of it never replaces a resource.
 	BaseUrl *string `pulumi:"baseUrl"`
+	// The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+	Destination *Destination `pulumi:"destination"`
 	// The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
 	PrivateKey *string `pulumi:"privateKey"`
 	// The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
 	PublicKey *string `pulumi:"publicKey"`
+	// The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+	VaultToken *string `pulumi:"vaultToken"`
 }
 
 // The set of arguments for constructing a Provider resource.
@@ -59,10 +72,14 @@ type ProviderArgs struct {
 	AccountId pulumi.StringPtrInput
 	// The Imburse API's base URL. Default: environment variable `IMBURSE_BASE_URL`, else `https://sandbox-api.imbursepayments.com`. A change of it never replaces a resource.
 	BaseUrl pulumi.StringPtrInput
+	// The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+	Destination DestinationPtrInput
 	// The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
 	PrivateKey pulumi.StringPtrInput
 	// The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
 	PublicKey pulumi.StringPtrInput
+	// The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+	VaultToken pulumi.StringPtrInput
 }
 
 func (ProviderArgs) ElementType() reflect.Type {
@@ -115,6 +132,11 @@ func (o ProviderOutput) BaseUrl() pulumi.StringPtrOutput {
 // The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
 func (o ProviderOutput) PublicKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *Provider) pulumi.StringPtrOutput { return v.PublicKey }).(pulumi.StringPtrOutput)
+}
+
+// The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+func (o ProviderOutput) VaultToken() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Provider) pulumi.StringPtrOutput { return v.VaultToken }).(pulumi.StringPtrOutput)
 }
 
 func init() {

@@ -13,6 +13,374 @@ import (
 
 var _ = internal.GetEnvOrDefault
 
+// Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+type Destination struct {
+	// Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Address *string `pulumi:"address"`
+	// Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Endpoint *string `pulumi:"endpoint"`
+	// When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+	KeepMetadata *bool `pulumi:"keepMetadata"`
+	// The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	KmsKeyId *string `pulumi:"kmsKeyId"`
+	// The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Mount *string `pulumi:"mount"`
+	// A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Namespace *string `pulumi:"namespace"`
+	// What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+	OnLoss *string `pulumi:"onLoss"`
+	// The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Path *string `pulumi:"path"`
+	// Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	RecoveryWindowInDays *int `pulumi:"recoveryWindowInDays"`
+	// The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Region *string `pulumi:"region"`
+	// The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	SecretId *string `pulumi:"secretId"`
+	// Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	Tags map[string]string `pulumi:"tags"`
+	// The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Type string `pulumi:"type"`
+}
+
+// DestinationInput is an input type that accepts DestinationArgs and DestinationOutput values.
+// You can construct a concrete instance of `DestinationInput` via:
+//
+//	DestinationArgs{...}
+type DestinationInput interface {
+	pulumi.Input
+
+	ToDestinationOutput() DestinationOutput
+	ToDestinationOutputWithContext(context.Context) DestinationOutput
+}
+
+// Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+type DestinationArgs struct {
+	// Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Address pulumi.StringPtrInput `pulumi:"address"`
+	// Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Endpoint pulumi.StringPtrInput `pulumi:"endpoint"`
+	// When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+	KeepMetadata pulumi.BoolPtrInput `pulumi:"keepMetadata"`
+	// The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	KmsKeyId pulumi.StringPtrInput `pulumi:"kmsKeyId"`
+	// The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Mount pulumi.StringPtrInput `pulumi:"mount"`
+	// A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Namespace pulumi.StringPtrInput `pulumi:"namespace"`
+	// What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+	OnLoss pulumi.StringPtrInput `pulumi:"onLoss"`
+	// The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Path pulumi.StringPtrInput `pulumi:"path"`
+	// Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	RecoveryWindowInDays pulumi.IntPtrInput `pulumi:"recoveryWindowInDays"`
+	// The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Region pulumi.StringPtrInput `pulumi:"region"`
+	// The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	SecretId pulumi.StringPtrInput `pulumi:"secretId"`
+	// Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+	Tags pulumi.StringMapInput `pulumi:"tags"`
+	// The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+	Type pulumi.StringInput `pulumi:"type"`
+}
+
+func (DestinationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*Destination)(nil)).Elem()
+}
+
+func (i DestinationArgs) ToDestinationOutput() DestinationOutput {
+	return i.ToDestinationOutputWithContext(context.Background())
+}
+
+func (i DestinationArgs) ToDestinationOutputWithContext(ctx context.Context) DestinationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DestinationOutput)
+}
+
+func (i DestinationArgs) ToDestinationPtrOutput() DestinationPtrOutput {
+	return i.ToDestinationPtrOutputWithContext(context.Background())
+}
+
+func (i DestinationArgs) ToDestinationPtrOutputWithContext(ctx context.Context) DestinationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DestinationOutput).ToDestinationPtrOutputWithContext(ctx)
+}
+
+// DestinationPtrInput is an input type that accepts DestinationArgs, DestinationPtr and DestinationPtrOutput values.
+// You can construct a concrete instance of `DestinationPtrInput` via:
+//
+//	        DestinationArgs{...}
+//
+//	or:
+//
+//	        nil
+type DestinationPtrInput interface {
+	pulumi.Input
+
+	ToDestinationPtrOutput() DestinationPtrOutput
+	ToDestinationPtrOutputWithContext(context.Context) DestinationPtrOutput
+}
+
+type destinationPtrType DestinationArgs
+
+func DestinationPtr(v *DestinationArgs) DestinationPtrInput {
+	return (*destinationPtrType)(v)
+}
+
+func (*destinationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**Destination)(nil)).Elem()
+}
+
+func (i *destinationPtrType) ToDestinationPtrOutput() DestinationPtrOutput {
+	return i.ToDestinationPtrOutputWithContext(context.Background())
+}
+
+func (i *destinationPtrType) ToDestinationPtrOutputWithContext(ctx context.Context) DestinationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DestinationPtrOutput)
+}
+
+// Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+type DestinationOutput struct{ *pulumi.OutputState }
+
+func (DestinationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*Destination)(nil)).Elem()
+}
+
+func (o DestinationOutput) ToDestinationOutput() DestinationOutput {
+	return o
+}
+
+func (o DestinationOutput) ToDestinationOutputWithContext(ctx context.Context) DestinationOutput {
+	return o
+}
+
+func (o DestinationOutput) ToDestinationPtrOutput() DestinationPtrOutput {
+	return o.ToDestinationPtrOutputWithContext(context.Background())
+}
+
+func (o DestinationOutput) ToDestinationPtrOutputWithContext(ctx context.Context) DestinationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v Destination) *Destination {
+		return &v
+	}).(DestinationPtrOutput)
+}
+
+// Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Address }).(pulumi.StringPtrOutput)
+}
+
+// Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Endpoint }).(pulumi.StringPtrOutput)
+}
+
+// When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationOutput) KeepMetadata() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v Destination) *bool { return v.KeepMetadata }).(pulumi.BoolPtrOutput)
+}
+
+// The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationOutput) KmsKeyId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.KmsKeyId }).(pulumi.StringPtrOutput)
+}
+
+// The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Mount() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Mount }).(pulumi.StringPtrOutput)
+}
+
+// A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Namespace() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Namespace }).(pulumi.StringPtrOutput)
+}
+
+// What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationOutput) OnLoss() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.OnLoss }).(pulumi.StringPtrOutput)
+}
+
+// The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Path() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Path }).(pulumi.StringPtrOutput)
+}
+
+// Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationOutput) RecoveryWindowInDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v Destination) *int { return v.RecoveryWindowInDays }).(pulumi.IntPtrOutput)
+}
+
+// The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.Region }).(pulumi.StringPtrOutput)
+}
+
+// The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) SecretId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v Destination) *string { return v.SecretId }).(pulumi.StringPtrOutput)
+}
+
+// Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationOutput) Tags() pulumi.StringMapOutput {
+	return o.ApplyT(func(v Destination) map[string]string { return v.Tags }).(pulumi.StringMapOutput)
+}
+
+// The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationOutput) Type() pulumi.StringOutput {
+	return o.ApplyT(func(v Destination) string { return v.Type }).(pulumi.StringOutput)
+}
+
+type DestinationPtrOutput struct{ *pulumi.OutputState }
+
+func (DestinationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**Destination)(nil)).Elem()
+}
+
+func (o DestinationPtrOutput) ToDestinationPtrOutput() DestinationPtrOutput {
+	return o
+}
+
+func (o DestinationPtrOutput) ToDestinationPtrOutputWithContext(ctx context.Context) DestinationPtrOutput {
+	return o
+}
+
+func (o DestinationPtrOutput) Elem() DestinationOutput {
+	return o.ApplyT(func(v *Destination) Destination {
+		if v != nil {
+			return *v
+		}
+		var ret Destination
+		return ret
+	}).(DestinationOutput)
+}
+
+// Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Address() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Address
+	}).(pulumi.StringPtrOutput)
+}
+
+// Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Endpoint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Endpoint
+	}).(pulumi.StringPtrOutput)
+}
+
+// When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationPtrOutput) KeepMetadata() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *Destination) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.KeepMetadata
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationPtrOutput) KmsKeyId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.KmsKeyId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Mount() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Mount
+	}).(pulumi.StringPtrOutput)
+}
+
+// A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Namespace() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Namespace
+	}).(pulumi.StringPtrOutput)
+}
+
+// What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationPtrOutput) OnLoss() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.OnLoss
+	}).(pulumi.StringPtrOutput)
+}
+
+// The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Path() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Path
+	}).(pulumi.StringPtrOutput)
+}
+
+// Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationPtrOutput) RecoveryWindowInDays() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *Destination) *int {
+		if v == nil {
+			return nil
+		}
+		return v.RecoveryWindowInDays
+	}).(pulumi.IntPtrOutput)
+}
+
+// The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Region() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.Region
+	}).(pulumi.StringPtrOutput)
+}
+
+// The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) SecretId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return v.SecretId
+	}).(pulumi.StringPtrOutput)
+}
+
+// Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+func (o DestinationPtrOutput) Tags() pulumi.StringMapOutput {
+	return o.ApplyT(func(v *Destination) map[string]string {
+		if v == nil {
+			return nil
+		}
+		return v.Tags
+	}).(pulumi.StringMapOutput)
+}
+
+// The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+func (o DestinationPtrOutput) Type() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *Destination) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Type
+	}).(pulumi.StringPtrOutput)
+}
+
 // A tenant's postal address. Every field is optional free text.
 type TenantAddress struct {
 	// `country`: free text; empty when not given. A change updates the tenant in place.
@@ -249,8 +617,12 @@ func (o TenantAddressPtrOutput) StreetAddress() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterInputType(reflect.TypeOf((*DestinationInput)(nil)).Elem(), DestinationArgs{})
+	pulumi.RegisterInputType(reflect.TypeOf((*DestinationPtrInput)(nil)).Elem(), DestinationArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*TenantAddressInput)(nil)).Elem(), TenantAddressArgs{})
 	pulumi.RegisterInputType(reflect.TypeOf((*TenantAddressPtrInput)(nil)).Elem(), TenantAddressArgs{})
+	pulumi.RegisterOutputType(DestinationOutput{})
+	pulumi.RegisterOutputType(DestinationPtrOutput{})
 	pulumi.RegisterOutputType(TenantAddressOutput{})
 	pulumi.RegisterOutputType(TenantAddressPtrOutput{})
 }

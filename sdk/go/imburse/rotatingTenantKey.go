@@ -20,6 +20,8 @@ type RotatingTenantKey struct {
 	AccountId pulumi.StringOutput `pulumi:"accountId"`
 	// When the service created the current key (ISO 8601, UTC); `rotationDays` and `graceDays` count from it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 	CreatedAt pulumi.StringOutput `pulumi:"createdAt"`
+	// The destination the key was delivered to, as resolved from its own and the provider's. A change updates the resource in place (no replacement).
+	Destination DestinationPtrOutput `pulumi:"destination"`
 	// Days the previous key keeps working after a rotation, counted from the current key's `createdAt`. A change updates the resource in place (no replacement).
 	GraceDays pulumi.IntOutput `pulumi:"graceDays"`
 	// Values whose change rotates the key. A change rotates the key in place (no replacement).
@@ -30,18 +32,26 @@ type RotatingTenantKey struct {
 	NamePrefix pulumi.StringPtrOutput `pulumi:"namePrefix"`
 	// When the previous key's grace period ends (ISO 8601, UTC): the first update after it revokes the key. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousExpiresAt pulumi.StringPtrOutput `pulumi:"previousExpiresAt"`
-	// The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+	// The previous key's private key (secret) while it is kept; unset otherwise, and empty with a `destination`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousPrivateKey pulumi.StringPtrOutput `pulumi:"previousPrivateKey"`
 	// The previous key's public key while it is kept after a rotation; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 	PreviousPublicKey pulumi.StringPtrOutput `pulumi:"previousPublicKey"`
-	// The current key's private key (secret). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+	// With a destination: the store's version holding the previous key while it is kept (AWS: staged `AWSPREVIOUS`; Vault: named in the secret's metadata); unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+	PreviousSecretVersion pulumi.StringPtrOutput `pulumi:"previousSecretVersion"`
+	// The current key's private key (secret); empty with a `destination`, whose store holds it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 	PrivateKey pulumi.StringOutput `pulumi:"privateKey"`
+	// With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+	PrivateKeyFingerprint pulumi.StringPtrOutput `pulumi:"privateKeyFingerprint"`
 	// The current key's public key (empty once a refresh found it revoked outside Pulumi, until the next update makes a new one). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 	PublicKey pulumi.StringOutput `pulumi:"publicKey"`
 	// The keys' roles, sorted. A change updates the resource in place (no replacement).
 	Roles TenantRoleArrayOutput `pulumi:"roles"`
 	// Age in days of the current key at which the next update rotates it. A change updates the resource in place (no replacement).
 	RotationDays pulumi.IntPtrOutput `pulumi:"rotationDays"`
+	// With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+	SecretReference pulumi.StringPtrOutput `pulumi:"secretReference"`
+	// With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+	SecretVersion pulumi.StringPtrOutput `pulumi:"secretVersion"`
 	// The owning tenant's id. A change forces a replacement (new keys, then both old keys revoked).
 	TenantId pulumi.StringOutput `pulumi:"tenantId"`
 }
@@ -106,6 +116,8 @@ func RotatingTenantKeyExists(ctx *pulumi.Context,
 }
 
 type rotatingTenantKeyArgs struct {
+	// Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
+	Destination *Destination `pulumi:"destination"`
 	// How long the previous key keeps working after a rotation, counted from the new key's `createdAt`: a whole number of days from 0 to 36500, less than `rotationDays`. The first update after that revokes it. 0 keeps it until the next update. Changes in place.
 	GraceDays int `pulumi:"graceDays"`
 	// Arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace period is revoked first).
@@ -122,6 +134,8 @@ type rotatingTenantKeyArgs struct {
 
 // The set of arguments for constructing a RotatingTenantKey resource.
 type RotatingTenantKeyArgs struct {
+	// Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
+	Destination DestinationPtrInput
 	// How long the previous key keeps working after a rotation, counted from the new key's `createdAt`: a whole number of days from 0 to 36500, less than `rotationDays`. The first update after that revokes it. 0 keeps it until the next update. Changes in place.
 	GraceDays pulumi.IntInput
 	// Arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace period is revoked first).
@@ -233,6 +247,11 @@ func (o RotatingTenantKeyOutput) CreatedAt() pulumi.StringOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringOutput { return v.CreatedAt }).(pulumi.StringOutput)
 }
 
+// The destination the key was delivered to, as resolved from its own and the provider's. A change updates the resource in place (no replacement).
+func (o RotatingTenantKeyOutput) Destination() DestinationPtrOutput {
+	return o.ApplyT(func(v *RotatingTenantKey) DestinationPtrOutput { return v.Destination }).(DestinationPtrOutput)
+}
+
 // Days the previous key keeps working after a rotation, counted from the current key's `createdAt`. A change updates the resource in place (no replacement).
 func (o RotatingTenantKeyOutput) GraceDays() pulumi.IntOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.IntOutput { return v.GraceDays }).(pulumi.IntOutput)
@@ -258,7 +277,7 @@ func (o RotatingTenantKeyOutput) PreviousExpiresAt() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousExpiresAt }).(pulumi.StringPtrOutput)
 }
 
-// The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+// The previous key's private key (secret) while it is kept; unset otherwise, and empty with a `destination`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
 func (o RotatingTenantKeyOutput) PreviousPrivateKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousPrivateKey }).(pulumi.StringPtrOutput)
 }
@@ -268,9 +287,19 @@ func (o RotatingTenantKeyOutput) PreviousPublicKey() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousPublicKey }).(pulumi.StringPtrOutput)
 }
 
-// The current key's private key (secret). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+// With a destination: the store's version holding the previous key while it is kept (AWS: staged `AWSPREVIOUS`; Vault: named in the secret's metadata); unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+func (o RotatingTenantKeyOutput) PreviousSecretVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PreviousSecretVersion }).(pulumi.StringPtrOutput)
+}
+
+// The current key's private key (secret); empty with a `destination`, whose store holds it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
 func (o RotatingTenantKeyOutput) PrivateKey() pulumi.StringOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringOutput { return v.PrivateKey }).(pulumi.StringOutput)
+}
+
+// With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+func (o RotatingTenantKeyOutput) PrivateKeyFingerprint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.PrivateKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
 // The current key's public key (empty once a refresh found it revoked outside Pulumi, until the next update makes a new one). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
@@ -286,6 +315,16 @@ func (o RotatingTenantKeyOutput) Roles() TenantRoleArrayOutput {
 // Age in days of the current key at which the next update rotates it. A change updates the resource in place (no replacement).
 func (o RotatingTenantKeyOutput) RotationDays() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *RotatingTenantKey) pulumi.IntPtrOutput { return v.RotationDays }).(pulumi.IntPtrOutput)
+}
+
+// With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+func (o RotatingTenantKeyOutput) SecretReference() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.SecretReference }).(pulumi.StringPtrOutput)
+}
+
+// With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+func (o RotatingTenantKeyOutput) SecretVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *RotatingTenantKey) pulumi.StringPtrOutput { return v.SecretVersion }).(pulumi.StringPtrOutput)
 }
 
 // The owning tenant's id. A change forces a replacement (new keys, then both old keys revoked).

@@ -20,20 +20,28 @@ type TenantKey struct {
 	AccountId pulumi.StringOutput `pulumi:"accountId"`
 	// When the service created the key (ISO 8601, UTC); `rotationDays` counts from it. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
 	CreatedAt pulumi.StringOutput `pulumi:"createdAt"`
+	// The destination the key was delivered to, as resolved from its own and the provider's. A change updates the key in place (no replacement).
+	Destination DestinationPtrOutput `pulumi:"destination"`
 	// Values whose change rotates the key. A change forces a replacement (a new key, then the old one revoked).
 	Keepers pulumi.StringMapOutput `pulumi:"keepers"`
 	// The key's name (generated from the resource name when not given). A change updates the key in place (no replacement).
 	Name pulumi.StringOutput `pulumi:"name"`
 	// The prefix of a generated name (the resource name). A change updates the key in place (no replacement).
 	NamePrefix pulumi.StringPtrOutput `pulumi:"namePrefix"`
-	// The key's private key (secret). Empty for an adopted key, whose private key is unknowable. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+	// The key's private key (secret). Empty for an adopted key, whose private key is unknowable, and for a key with a `destination`, whose private key is only in the store. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
 	PrivateKey pulumi.StringOutput `pulumi:"privateKey"`
+	// With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+	PrivateKeyFingerprint pulumi.StringPtrOutput `pulumi:"privateKeyFingerprint"`
 	// The key's public key. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
 	PublicKey pulumi.StringOutput `pulumi:"publicKey"`
 	// The key's roles, sorted. A change updates the key in place (no replacement).
 	Roles TenantRoleArrayOutput `pulumi:"roles"`
 	// Maximum age in days before the next update rotates the key. Once the key is this old, the next update forces a replacement; a change of the number alone changes nothing in Imburse.
 	RotationDays pulumi.IntPtrOutput `pulumi:"rotationDays"`
+	// With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+	SecretReference pulumi.StringPtrOutput `pulumi:"secretReference"`
+	// With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+	SecretVersion pulumi.StringPtrOutput `pulumi:"secretVersion"`
 	// The owning tenant's id. A change forces a replacement (a new key, then the old one revoked).
 	TenantId pulumi.StringOutput `pulumi:"tenantId"`
 }
@@ -96,6 +104,8 @@ func TenantKeyExists(ctx *pulumi.Context,
 type tenantKeyArgs struct {
 	// The public key (a GUID) of an existing key in `tenantId` to take over at the first create instead of creating one. Its roles (as a set) must equal `roles` and, when `name` is given, its name must equal `name`; otherwise the create fails and nothing changes. Its private key is unknowable: `privateKey` is `""` until a rotation (change `keepers`) makes a key whose private key Pulumi knows. A create-time instruction: changing or removing it later changes nothing.
 	AdoptPublicKey *string `pulumi:"adoptPublicKey"`
+	// Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
+	Destination *Destination `pulumi:"destination"`
 	// Arbitrary strings; any change replaces (rotates) the key.
 	Keepers map[string]string `pulumi:"keepers"`
 	// The key's name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one). With `adoptPublicKey` and no `name`, the adopted key keeps its name, unmanaged.
@@ -112,6 +122,8 @@ type tenantKeyArgs struct {
 type TenantKeyArgs struct {
 	// The public key (a GUID) of an existing key in `tenantId` to take over at the first create instead of creating one. Its roles (as a set) must equal `roles` and, when `name` is given, its name must equal `name`; otherwise the create fails and nothing changes. Its private key is unknowable: `privateKey` is `""` until a rotation (change `keepers`) makes a key whose private key Pulumi knows. A create-time instruction: changing or removing it later changes nothing.
 	AdoptPublicKey pulumi.StringPtrInput
+	// Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
+	Destination DestinationPtrInput
 	// Arbitrary strings; any change replaces (rotates) the key.
 	Keepers pulumi.StringMapInput
 	// The key's name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one). With `adoptPublicKey` and no `name`, the adopted key keeps its name, unmanaged.
@@ -221,6 +233,11 @@ func (o TenantKeyOutput) CreatedAt() pulumi.StringOutput {
 	return o.ApplyT(func(v *TenantKey) pulumi.StringOutput { return v.CreatedAt }).(pulumi.StringOutput)
 }
 
+// The destination the key was delivered to, as resolved from its own and the provider's. A change updates the key in place (no replacement).
+func (o TenantKeyOutput) Destination() DestinationPtrOutput {
+	return o.ApplyT(func(v *TenantKey) DestinationPtrOutput { return v.Destination }).(DestinationPtrOutput)
+}
+
 // Values whose change rotates the key. A change forces a replacement (a new key, then the old one revoked).
 func (o TenantKeyOutput) Keepers() pulumi.StringMapOutput {
 	return o.ApplyT(func(v *TenantKey) pulumi.StringMapOutput { return v.Keepers }).(pulumi.StringMapOutput)
@@ -236,9 +253,14 @@ func (o TenantKeyOutput) NamePrefix() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *TenantKey) pulumi.StringPtrOutput { return v.NamePrefix }).(pulumi.StringPtrOutput)
 }
 
-// The key's private key (secret). Empty for an adopted key, whose private key is unknowable. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+// The key's private key (secret). Empty for an adopted key, whose private key is unknowable, and for a key with a `destination`, whose private key is only in the store. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
 func (o TenantKeyOutput) PrivateKey() pulumi.StringOutput {
 	return o.ApplyT(func(v *TenantKey) pulumi.StringOutput { return v.PrivateKey }).(pulumi.StringOutput)
+}
+
+// With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+func (o TenantKeyOutput) PrivateKeyFingerprint() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *TenantKey) pulumi.StringPtrOutput { return v.PrivateKeyFingerprint }).(pulumi.StringPtrOutput)
 }
 
 // The key's public key. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
@@ -254,6 +276,16 @@ func (o TenantKeyOutput) Roles() TenantRoleArrayOutput {
 // Maximum age in days before the next update rotates the key. Once the key is this old, the next update forces a replacement; a change of the number alone changes nothing in Imburse.
 func (o TenantKeyOutput) RotationDays() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *TenantKey) pulumi.IntPtrOutput { return v.RotationDays }).(pulumi.IntPtrOutput)
+}
+
+// With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+func (o TenantKeyOutput) SecretReference() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *TenantKey) pulumi.StringPtrOutput { return v.SecretReference }).(pulumi.StringPtrOutput)
+}
+
+// With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+func (o TenantKeyOutput) SecretVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *TenantKey) pulumi.StringPtrOutput { return v.SecretVersion }).(pulumi.StringPtrOutput)
 }
 
 // The owning tenant's id. A change forces a replacement (a new key, then the old one revoked).

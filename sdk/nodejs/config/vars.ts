@@ -2,6 +2,9 @@
 // *** Do not edit by hand unless you're certain you know what you are doing! ***
 
 import * as pulumi from "@pulumi/pulumi";
+import * as inputs from "../types/input";
+import * as outputs from "../types/output";
+import * as enums from "../types/enums";
 import * as utilities from "../utilities";
 
 declare var exports: any;
@@ -30,6 +33,17 @@ Object.defineProperty(exports, "baseUrl", {
 });
 
 /**
+ * The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+ */
+export declare const destination: outputs.Destination | undefined;
+Object.defineProperty(exports, "destination", {
+    get() {
+        return __config.getObject<outputs.Destination>("destination");
+    },
+    enumerable: true,
+});
+
+/**
  * The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
  */
 export declare const privateKey: string | undefined;
@@ -47,6 +61,17 @@ export declare const publicKey: string | undefined;
 Object.defineProperty(exports, "publicKey", {
     get() {
         return __config.get("publicKey");
+    },
+    enumerable: true,
+});
+
+/**
+ * The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+ */
+export declare const vaultToken: string | undefined;
+Object.defineProperty(exports, "vaultToken", {
+    get() {
+        return __config.get("vaultToken");
     },
     enumerable: true,
 });

@@ -7,6 +7,64 @@ import * as outputs from "../types/output";
 import * as enums from "../types/enums";
 
 /**
+ * Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+ */
+export interface DestinationArgs {
+    /**
+     * Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    address?: pulumi.Input<string | undefined>;
+    /**
+     * Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    endpoint?: pulumi.Input<string | undefined>;
+    /**
+     * When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+     */
+    keepMetadata?: pulumi.Input<boolean | undefined>;
+    /**
+     * The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+     */
+    kmsKeyId?: pulumi.Input<string | undefined>;
+    /**
+     * The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    mount?: pulumi.Input<string | undefined>;
+    /**
+     * A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    namespace?: pulumi.Input<string | undefined>;
+    /**
+     * What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+     */
+    onLoss?: pulumi.Input<string | undefined>;
+    /**
+     * The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    path?: pulumi.Input<string | undefined>;
+    /**
+     * Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+     */
+    recoveryWindowInDays?: pulumi.Input<number | undefined>;
+    /**
+     * The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    region?: pulumi.Input<string | undefined>;
+    /**
+     * The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    secretId?: pulumi.Input<string | undefined>;
+    /**
+     * Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+     */
+    tags?: pulumi.Input<{[key: string]: pulumi.Input<string>} | undefined>;
+    /**
+     * The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+     */
+    type: pulumi.Input<string>;
+}
+
+/**
  * A tenant's postal address. Every field is optional free text.
  */
 export interface TenantAddressArgs {

@@ -16,9 +16,284 @@ from . import _utilities
 from ._enums import *
 
 __all__ = [
+    'DestinationArgs',
+    'DestinationArgsDict',
     'TenantAddressArgs',
     'TenantAddressArgsDict',
 ]
+
+class DestinationArgsDict(TypedDict):
+    """
+    Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+    """
+    type: pulumi.Input[_builtins.str]
+    """
+    The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    address: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    endpoint: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    keep_metadata: NotRequired[pulumi.Input[Optional[_builtins.bool]]]
+    """
+    When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+    """
+    kms_key_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+    """
+    mount: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    namespace: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    on_loss: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+    """
+    path: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    recovery_window_in_days: NotRequired[pulumi.Input[Optional[_builtins.int]]]
+    """
+    Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+    """
+    region: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    secret_id: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+    """
+    tags: NotRequired[pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]]
+    """
+    Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+    """
+
+@pulumi.input_type
+class DestinationArgs:
+    def __init__(__self__, *,
+                 type: pulumi.Input[_builtins.str],
+                 address: pulumi.Input[Optional[_builtins.str]] = None,
+                 endpoint: pulumi.Input[Optional[_builtins.str]] = None,
+                 keep_metadata: pulumi.Input[Optional[_builtins.bool]] = None,
+                 kms_key_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 mount: pulumi.Input[Optional[_builtins.str]] = None,
+                 namespace: pulumi.Input[Optional[_builtins.str]] = None,
+                 on_loss: pulumi.Input[Optional[_builtins.str]] = None,
+                 path: pulumi.Input[Optional[_builtins.str]] = None,
+                 recovery_window_in_days: pulumi.Input[Optional[_builtins.int]] = None,
+                 region: pulumi.Input[Optional[_builtins.str]] = None,
+                 secret_id: pulumi.Input[Optional[_builtins.str]] = None,
+                 tags: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None):
+        """
+        Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+
+        :param pulumi.Input[_builtins.str] type: The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.str] address: Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.str] endpoint: Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.bool] keep_metadata: When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param pulumi.Input[_builtins.str] kms_key_id: The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param pulumi.Input[_builtins.str] mount: The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.str] namespace: A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.str] on_loss: What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param pulumi.Input[_builtins.str] path: The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.int] recovery_window_in_days: Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param pulumi.Input[_builtins.str] region: The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[_builtins.str] secret_id: The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] tags: Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        pulumi.set(__self__, "type", type)
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if keep_metadata is not None:
+            pulumi.set(__self__, "keep_metadata", keep_metadata)
+        if kms_key_id is not None:
+            pulumi.set(__self__, "kms_key_id", kms_key_id)
+        if mount is not None:
+            pulumi.set(__self__, "mount", mount)
+        if namespace is not None:
+            pulumi.set(__self__, "namespace", namespace)
+        if on_loss is not None:
+            pulumi.set(__self__, "on_loss", on_loss)
+        if path is not None:
+            pulumi.set(__self__, "path", path)
+        if recovery_window_in_days is not None:
+            pulumi.set(__self__, "recovery_window_in_days", recovery_window_in_days)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+        if secret_id is not None:
+            pulumi.set(__self__, "secret_id", secret_id)
+        if tags is not None:
+            pulumi.set(__self__, "tags", tags)
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> pulumi.Input[_builtins.str]:
+        """
+        The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "type")
+
+    @type.setter
+    def type(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "type", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "address")
+
+    @address.setter
+    def address(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "address", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "endpoint")
+
+    @endpoint.setter
+    def endpoint(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "endpoint", value)
+
+    @_builtins.property
+    @pulumi.getter(name="keepMetadata")
+    def keep_metadata(self) -> pulumi.Input[Optional[_builtins.bool]]:
+        """
+        When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "keep_metadata")
+
+    @keep_metadata.setter
+    def keep_metadata(self, value: pulumi.Input[Optional[_builtins.bool]]):
+        pulumi.set(self, "keep_metadata", value)
+
+    @_builtins.property
+    @pulumi.getter(name="kmsKeyId")
+    def kms_key_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "kms_key_id")
+
+    @kms_key_id.setter
+    def kms_key_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "kms_key_id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def mount(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "mount")
+
+    @mount.setter
+    def mount(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mount", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def namespace(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "namespace")
+
+    @namespace.setter
+    def namespace(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "namespace", value)
+
+    @_builtins.property
+    @pulumi.getter(name="onLoss")
+    def on_loss(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "on_loss")
+
+    @on_loss.setter
+    def on_loss(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "on_loss", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def path(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "path")
+
+    @path.setter
+    def path(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "path", value)
+
+    @_builtins.property
+    @pulumi.getter(name="recoveryWindowInDays")
+    def recovery_window_in_days(self) -> pulumi.Input[Optional[_builtins.int]]:
+        """
+        Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "recovery_window_in_days")
+
+    @recovery_window_in_days.setter
+    def recovery_window_in_days(self, value: pulumi.Input[Optional[_builtins.int]]):
+        pulumi.set(self, "recovery_window_in_days", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "region")
+
+    @region.setter
+    def region(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "region", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretId")
+    def secret_id(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "secret_id")
+
+    @secret_id.setter
+    def secret_id(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "secret_id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def tags(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
+        """
+        Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "tags")
+
+    @tags.setter
+    def tags(self, value: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]):
+        pulumi.set(self, "tags", value)
+
 
 class TenantAddressArgsDict(TypedDict):
     """

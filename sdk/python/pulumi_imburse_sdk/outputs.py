@@ -16,8 +16,201 @@ from . import _utilities
 from ._enums import *
 
 __all__ = [
+    'Destination',
     'TenantAddress',
 ]
+
+@pulumi.output_type
+class Destination(dict):
+    """
+    Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+    """
+    @staticmethod
+    def __key_warning(key: str):
+        suggest = None
+        if key == "keepMetadata":
+            suggest = "keep_metadata"
+        elif key == "kmsKeyId":
+            suggest = "kms_key_id"
+        elif key == "onLoss":
+            suggest = "on_loss"
+        elif key == "recoveryWindowInDays":
+            suggest = "recovery_window_in_days"
+        elif key == "secretId":
+            suggest = "secret_id"
+
+        if suggest:
+            pulumi.log.warn(f"Key '{key}' not found in Destination. Access the value via the '{suggest}' property getter instead.")
+
+    def __getitem__(self, key: str) -> Any:
+        Destination.__key_warning(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default = None) -> Any:
+        Destination.__key_warning(key)
+        return super().get(key, default)
+
+    def __init__(__self__, *,
+                 type: _builtins.str,
+                 address: Optional[_builtins.str] = None,
+                 endpoint: Optional[_builtins.str] = None,
+                 keep_metadata: Optional[_builtins.bool] = None,
+                 kms_key_id: Optional[_builtins.str] = None,
+                 mount: Optional[_builtins.str] = None,
+                 namespace: Optional[_builtins.str] = None,
+                 on_loss: Optional[_builtins.str] = None,
+                 path: Optional[_builtins.str] = None,
+                 recovery_window_in_days: Optional[_builtins.int] = None,
+                 region: Optional[_builtins.str] = None,
+                 secret_id: Optional[_builtins.str] = None,
+                 tags: Optional[Mapping[str, _builtins.str]] = None):
+        """
+        Where a key's private key goes instead of Pulumi state: a secret store the application reads (AWS Secrets Manager, HashiCorp Vault KV v2). The key resources' outputs then hold the secret's reference, version and the private key's fingerprint, and `privateKey` is empty.
+
+        :param _builtins.str type: The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.str address: Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.str endpoint: Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.bool keep_metadata: When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param _builtins.str kms_key_id: The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param _builtins.str mount: The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.str namespace: A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.str on_loss: What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param _builtins.str path: The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.int recovery_window_in_days: Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        :param _builtins.str region: The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param _builtins.str secret_id: The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        :param Mapping[str, _builtins.str] tags: Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        pulumi.set(__self__, "type", type)
+        if address is not None:
+            pulumi.set(__self__, "address", address)
+        if endpoint is not None:
+            pulumi.set(__self__, "endpoint", endpoint)
+        if keep_metadata is not None:
+            pulumi.set(__self__, "keep_metadata", keep_metadata)
+        if kms_key_id is not None:
+            pulumi.set(__self__, "kms_key_id", kms_key_id)
+        if mount is not None:
+            pulumi.set(__self__, "mount", mount)
+        if namespace is not None:
+            pulumi.set(__self__, "namespace", namespace)
+        if on_loss is not None:
+            pulumi.set(__self__, "on_loss", on_loss)
+        if path is not None:
+            pulumi.set(__self__, "path", path)
+        if recovery_window_in_days is not None:
+            pulumi.set(__self__, "recovery_window_in_days", recovery_window_in_days)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+        if secret_id is not None:
+            pulumi.set(__self__, "secret_id", secret_id)
+        if tags is not None:
+            pulumi.set(__self__, "tags", tags)
+
+    @_builtins.property
+    @pulumi.getter
+    def type(self) -> _builtins.str:
+        """
+        The store: `aws-secretsmanager` (AWS Secrets Manager), `vault-kv2` (HashiCorp Vault's KV version 2 engine), or `state` (no store: the private key stays in Pulumi state, encrypted; opts one key out of a provider-wide default). A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "type")
+
+    @_builtins.property
+    @pulumi.getter
+    def address(self) -> Optional[_builtins.str]:
+        """
+        Vault's address (`https://`, or `http://` to this machine); default: `VAULT_ADDR`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "address")
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> Optional[_builtins.str]:
+        """
+        Another Secrets Manager endpoint (a VPC endpoint; `https://`, or `http://` to this machine). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "endpoint")
+
+    @_builtins.property
+    @pulumi.getter(name="keepMetadata")
+    def keep_metadata(self) -> Optional[_builtins.bool]:
+        """
+        When the secret is deleted, destroy every version but keep its metadata (its history); default `false`: delete it all. (vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "keep_metadata")
+
+    @_builtins.property
+    @pulumi.getter(name="kmsKeyId")
+    def kms_key_id(self) -> Optional[_builtins.str]:
+        """
+        The KMS key that encrypts a secret the provider creates; default: `aws/secretsmanager`. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "kms_key_id")
+
+    @_builtins.property
+    @pulumi.getter
+    def mount(self) -> Optional[_builtins.str]:
+        """
+        The KV version 2 mount; default `secret`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "mount")
+
+    @_builtins.property
+    @pulumi.getter
+    def namespace(self) -> Optional[_builtins.str]:
+        """
+        A Vault namespace (Enterprise, HCP); default: none (`VAULT_NAMESPACE`). (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "namespace")
+
+    @_builtins.property
+    @pulumi.getter(name="onLoss")
+    def on_loss(self) -> Optional[_builtins.str]:
+        """
+        What the next update does when a refresh found the stored key deleted or overwritten: `rotate` (default: a new key, delivered again) or `keep`. One of: `rotate`, `keep`. (aws-secretsmanager and vault-kv2 only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "on_loss")
+
+    @_builtins.property
+    @pulumi.getter
+    def path(self) -> Optional[_builtins.str]:
+        """
+        The secret's path inside the mount. May hold `{tenantId}` and `{resourceName}`. (vault-kv2 only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "path")
+
+    @_builtins.property
+    @pulumi.getter(name="recoveryWindowInDays")
+    def recovery_window_in_days(self) -> Optional[_builtins.int]:
+        """
+        Days a deleted secret can be restored: 7 to 30, or 0 to delete at once; default 30. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "recovery_window_in_days")
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> Optional[_builtins.str]:
+        """
+        The AWS region; default: the standard chain's (`AWS_REGION`, the shared config). (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "region")
+
+    @_builtins.property
+    @pulumi.getter(name="secretId")
+    def secret_id(self) -> Optional[_builtins.str]:
+        """
+        The secret's name (created at the first write) or ARN (which must exist). May hold `{tenantId}` and `{resourceName}`. (aws-secretsmanager only) A change moves the key to another secret: a `TenantKey` is replaced, a `RotatingTenantKey` replaced (new keys there, the old ones revoked).
+        """
+        return pulumi.get(self, "secret_id")
+
+    @_builtins.property
+    @pulumi.getter
+    def tags(self) -> Optional[Mapping[str, _builtins.str]]:
+        """
+        Tags of a secret the provider creates. (aws-secretsmanager only) A change updates the key in place (nothing in the store changes until it is next written).
+        """
+        return pulumi.get(self, "tags")
+
 
 @pulumi.output_type
 class TenantAddress(dict):

@@ -13,6 +13,8 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
+from ._inputs import *
 
 __all__ = ['ProviderArgs', 'Provider']
 
@@ -21,24 +23,32 @@ class ProviderArgs:
     def __init__(__self__, *,
                  account_id: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional['DestinationArgs']] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
-                 public_key: pulumi.Input[Optional[_builtins.str]] = None):
+                 public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 vault_token: pulumi.Input[Optional[_builtins.str]] = None):
         """
         The set of arguments for constructing a Provider resource.
 
         :param pulumi.Input[_builtins.str] account_id: The account id, sent as `x-account-id` (optional). Default: environment variable `IMBURSE_ACCOUNT_ID`. A change of it never replaces a resource.
         :param pulumi.Input[_builtins.str] base_url: The Imburse API's base URL. Default: environment variable `IMBURSE_BASE_URL`, else `https://sandbox-api.imbursepayments.com`. A change of it never replaces a resource.
+        :param pulumi.Input['DestinationArgs'] destination: The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
         :param pulumi.Input[_builtins.str] private_key: The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
         :param pulumi.Input[_builtins.str] public_key: The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
+        :param pulumi.Input[_builtins.str] vault_token: The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
         """
         if account_id is not None:
             pulumi.set(__self__, "account_id", account_id)
         if base_url is not None:
             pulumi.set(__self__, "base_url", base_url)
+        if destination is not None:
+            pulumi.set(__self__, "destination", destination)
         if private_key is not None:
             pulumi.set(__self__, "private_key", private_key)
         if public_key is not None:
             pulumi.set(__self__, "public_key", public_key)
+        if vault_token is not None:
+            pulumi.set(__self__, "vault_token", vault_token)
 
     @_builtins.property
     @pulumi.getter(name="accountId")
@@ -65,6 +75,18 @@ class ProviderArgs:
         pulumi.set(self, "base_url", value)
 
     @_builtins.property
+    @pulumi.getter
+    def destination(self) -> pulumi.Input[Optional['DestinationArgs']]:
+        """
+        The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+        """
+        return pulumi.get(self, "destination")
+
+    @destination.setter
+    def destination(self, value: pulumi.Input[Optional['DestinationArgs']]):
+        pulumi.set(self, "destination", value)
+
+    @_builtins.property
     @pulumi.getter(name="privateKey")
     def private_key(self) -> pulumi.Input[Optional[_builtins.str]]:
         """
@@ -88,6 +110,18 @@ class ProviderArgs:
     def public_key(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "public_key", value)
 
+    @_builtins.property
+    @pulumi.getter(name="vaultToken")
+    def vault_token(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+        """
+        return pulumi.get(self, "vault_token")
+
+    @vault_token.setter
+    def vault_token(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "vault_token", value)
+
 
 @pulumi.type_token("pulumi:providers:imburse")
 class Provider(pulumi.ProviderResource):
@@ -97,8 +131,10 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  account_id: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 vault_token: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         """
         The Imburse provider: the credentials of one Imburse account. Declare several (explicit providers) to manage several accounts in one stack; the default provider reads stack config `imburse:*` and the `IMBURSE_*` environment variables.
@@ -107,8 +143,10 @@ class Provider(pulumi.ProviderResource):
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] account_id: The account id, sent as `x-account-id` (optional). Default: environment variable `IMBURSE_ACCOUNT_ID`. A change of it never replaces a resource.
         :param pulumi.Input[_builtins.str] base_url: The Imburse API's base URL. Default: environment variable `IMBURSE_BASE_URL`, else `https://sandbox-api.imbursepayments.com`. A change of it never replaces a resource.
+        :param pulumi.Input[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']] destination: The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
         :param pulumi.Input[_builtins.str] private_key: The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
         :param pulumi.Input[_builtins.str] public_key: The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
+        :param pulumi.Input[_builtins.str] vault_token: The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
         """
         ...
     @overload
@@ -136,8 +174,10 @@ class Provider(pulumi.ProviderResource):
                  opts: Optional[pulumi.ResourceOptions] = None,
                  account_id: pulumi.Input[Optional[_builtins.str]] = None,
                  base_url: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  private_key: pulumi.Input[Optional[_builtins.str]] = None,
                  public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 vault_token: pulumi.Input[Optional[_builtins.str]] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
         if not isinstance(opts, pulumi.ResourceOptions):
@@ -149,8 +189,12 @@ class Provider(pulumi.ProviderResource):
 
             __props__.__dict__["account_id"] = account_id
             __props__.__dict__["base_url"] = base_url
+            __props__.__dict__["destination"] = pulumi.Output.from_input(destination).apply(pulumi.runtime.to_json) if destination is not None else None
             __props__.__dict__["private_key"] = None if private_key is None else pulumi.Output.secret(private_key)
             __props__.__dict__["public_key"] = public_key
+            __props__.__dict__["vault_token"] = None if vault_token is None else pulumi.Output.secret(vault_token)
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["vaultToken"])
+        opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(Provider, __self__).__init__(
             'imburse',
             resource_name,
@@ -180,4 +224,12 @@ class Provider(pulumi.ProviderResource):
         The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
         """
         return pulumi.get(self, "public_key")
+
+    @_builtins.property
+    @pulumi.getter(name="vaultToken")
+    def vault_token(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+        """
+        return pulumi.get(self, "vault_token")
 

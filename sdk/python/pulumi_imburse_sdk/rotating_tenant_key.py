@@ -13,7 +13,9 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._enums import *
+from ._inputs import *
 
 __all__ = ['RotatingTenantKeyArgs', 'RotatingTenantKey']
 
@@ -23,6 +25,7 @@ class RotatingTenantKeyArgs:
                  grace_days: pulumi.Input[_builtins.int],
                  roles: pulumi.Input[Sequence[pulumi.Input['TenantRole']]],
                  tenant_id: pulumi.Input[_builtins.str],
+                 destination: pulumi.Input[Optional['DestinationArgs']] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  rotation_days: pulumi.Input[Optional[_builtins.int]] = None):
@@ -32,6 +35,7 @@ class RotatingTenantKeyArgs:
         :param pulumi.Input[_builtins.int] grace_days: How long the previous key keeps working after a rotation, counted from the new key's `createdAt`: a whole number of days from 0 to 36500, less than `rotationDays`. The first update after that revokes it. 0 keeps it until the next update. Changes in place.
         :param pulumi.Input[Sequence[pulumi.Input['TenantRole']]] roles: The keys' tenant roles; order and duplicates do not matter. Changes in place, on the previous key too.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant that owns the keys (a GUID, any letter case: it is kept in the service's lower case). Changing it replaces the resource: new keys in the new tenant, then both old keys revoked.
+        :param pulumi.Input['DestinationArgs'] destination: Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] keepers: Arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace period is revoked first).
         :param pulumi.Input[_builtins.str] name: The keys' name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Both keys carry it. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one).
         :param pulumi.Input[_builtins.int] rotation_days: Once the current key is this many days old (by the service's `createdAt`), the next update rotates it in place: a new current key, the old one kept as the previous key for `graceDays`. A whole number from 1 to 36500; `pulumi refresh` (or `up --refresh`) reads the key's age.
@@ -39,6 +43,8 @@ class RotatingTenantKeyArgs:
         pulumi.set(__self__, "grace_days", grace_days)
         pulumi.set(__self__, "roles", roles)
         pulumi.set(__self__, "tenant_id", tenant_id)
+        if destination is not None:
+            pulumi.set(__self__, "destination", destination)
         if keepers is not None:
             pulumi.set(__self__, "keepers", keepers)
         if name is not None:
@@ -84,6 +90,18 @@ class RotatingTenantKeyArgs:
 
     @_builtins.property
     @pulumi.getter
+    def destination(self) -> pulumi.Input[Optional['DestinationArgs']]:
+        """
+        Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
+        """
+        return pulumi.get(self, "destination")
+
+    @destination.setter
+    def destination(self, value: pulumi.Input[Optional['DestinationArgs']]):
+        pulumi.set(self, "destination", value)
+
+    @_builtins.property
+    @pulumi.getter
     def keepers(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
         Arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace period is revoked first).
@@ -125,6 +143,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  grace_days: pulumi.Input[Optional[_builtins.int]] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -137,6 +156,7 @@ class RotatingTenantKey(pulumi.CustomResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param pulumi.Input[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']] destination: Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) rotates the key in place (a new current key in the new secret; the previous key, if any, is revoked and the old secret's versions taken out); other fields change in place.
         :param pulumi.Input[_builtins.int] grace_days: How long the previous key keeps working after a rotation, counted from the new key's `createdAt`: a whole number of days from 0 to 36500, less than `rotationDays`. The first update after that revokes it. 0 keeps it until the next update. Changes in place.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] keepers: Arbitrary strings; any change rotates the key in place, at once (a previous key still in its grace period is revoked first).
         :param pulumi.Input[_builtins.str] name: The keys' name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Both keys carry it. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one).
@@ -168,6 +188,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  grace_days: pulumi.Input[Optional[_builtins.int]] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
@@ -183,6 +204,7 @@ class RotatingTenantKey(pulumi.CustomResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = RotatingTenantKeyArgs.__new__(RotatingTenantKeyArgs)
 
+            __props__.__dict__["destination"] = destination
             if grace_days is None and not opts.urn:
                 raise TypeError("Missing required property 'grace_days'")
             __props__.__dict__["grace_days"] = grace_days
@@ -201,8 +223,12 @@ class RotatingTenantKey(pulumi.CustomResource):
             __props__.__dict__["previous_expires_at"] = None
             __props__.__dict__["previous_private_key"] = None
             __props__.__dict__["previous_public_key"] = None
+            __props__.__dict__["previous_secret_version"] = None
             __props__.__dict__["private_key"] = None
+            __props__.__dict__["private_key_fingerprint"] = None
             __props__.__dict__["public_key"] = None
+            __props__.__dict__["secret_reference"] = None
+            __props__.__dict__["secret_version"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["previousPrivateKey", "privateKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(RotatingTenantKey, __self__).__init__(
@@ -229,6 +255,7 @@ class RotatingTenantKey(pulumi.CustomResource):
 
         __props__.__dict__["account_id"] = None
         __props__.__dict__["created_at"] = None
+        __props__.__dict__["destination"] = None
         __props__.__dict__["grace_days"] = None
         __props__.__dict__["keepers"] = None
         __props__.__dict__["name"] = None
@@ -236,10 +263,14 @@ class RotatingTenantKey(pulumi.CustomResource):
         __props__.__dict__["previous_expires_at"] = None
         __props__.__dict__["previous_private_key"] = None
         __props__.__dict__["previous_public_key"] = None
+        __props__.__dict__["previous_secret_version"] = None
         __props__.__dict__["private_key"] = None
+        __props__.__dict__["private_key_fingerprint"] = None
         __props__.__dict__["public_key"] = None
         __props__.__dict__["roles"] = None
         __props__.__dict__["rotation_days"] = None
+        __props__.__dict__["secret_reference"] = None
+        __props__.__dict__["secret_version"] = None
         __props__.__dict__["tenant_id"] = None
         return RotatingTenantKey(resource_name, opts=opts, __props__=__props__)
 
@@ -264,6 +295,14 @@ class RotatingTenantKey(pulumi.CustomResource):
         When the service created the current key (ISO 8601, UTC); `rotationDays` and `graceDays` count from it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
         """
         return pulumi.get(self, "created_at")
+
+    @_builtins.property
+    @pulumi.getter
+    def destination(self) -> pulumi.Output[Optional['outputs.Destination']]:
+        """
+        The destination the key was delivered to, as resolved from its own and the provider's. A change updates the resource in place (no replacement).
+        """
+        return pulumi.get(self, "destination")
 
     @_builtins.property
     @pulumi.getter(name="graceDays")
@@ -309,7 +348,7 @@ class RotatingTenantKey(pulumi.CustomResource):
     @pulumi.getter(name="previousPrivateKey")
     def previous_private_key(self) -> pulumi.Output[Optional[_builtins.str]]:
         """
-        The previous key's private key (secret) while it is kept; unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+        The previous key's private key (secret) while it is kept; unset otherwise, and empty with a `destination`. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
         """
         return pulumi.get(self, "previous_private_key")
 
@@ -322,12 +361,28 @@ class RotatingTenantKey(pulumi.CustomResource):
         return pulumi.get(self, "previous_public_key")
 
     @_builtins.property
+    @pulumi.getter(name="previousSecretVersion")
+    def previous_secret_version(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: the store's version holding the previous key while it is kept (AWS: staged `AWSPREVIOUS`; Vault: named in the secret's metadata); unset otherwise. Output: set by a rotation (in place, no replacement) and removed when the previous key is revoked.
+        """
+        return pulumi.get(self, "previous_secret_version")
+
+    @_builtins.property
     @pulumi.getter(name="privateKey")
     def private_key(self) -> pulumi.Output[_builtins.str]:
         """
-        The current key's private key (secret). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+        The current key's private key (secret); empty with a `destination`, whose store holds it. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
         """
         return pulumi.get(self, "private_key")
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyFingerprint")
+    def private_key_fingerprint(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+        """
+        return pulumi.get(self, "private_key_fingerprint")
 
     @_builtins.property
     @pulumi.getter(name="publicKey")
@@ -352,6 +407,22 @@ class RotatingTenantKey(pulumi.CustomResource):
         Age in days of the current key at which the next update rotates it. A change updates the resource in place (no replacement).
         """
         return pulumi.get(self, "rotation_days")
+
+    @_builtins.property
+    @pulumi.getter(name="secretReference")
+    def secret_reference(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+        """
+        return pulumi.get(self, "secret_reference")
+
+    @_builtins.property
+    @pulumi.getter(name="secretVersion")
+    def secret_version(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value when the key rotates in place (no replacement), or when a change of `tenantId` replaces the resource.
+        """
+        return pulumi.get(self, "secret_version")
 
     @_builtins.property
     @pulumi.getter(name="tenantId")

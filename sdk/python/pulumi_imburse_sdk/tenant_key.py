@@ -13,7 +13,9 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from . import _utilities
+from . import outputs
 from ._enums import *
+from ._inputs import *
 
 __all__ = ['TenantKeyArgs', 'TenantKey']
 
@@ -23,6 +25,7 @@ class TenantKeyArgs:
                  roles: pulumi.Input[Sequence[pulumi.Input['TenantRole']]],
                  tenant_id: pulumi.Input[_builtins.str],
                  adopt_public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional['DestinationArgs']] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  rotation_days: pulumi.Input[Optional[_builtins.int]] = None):
@@ -32,6 +35,7 @@ class TenantKeyArgs:
         :param pulumi.Input[Sequence[pulumi.Input['TenantRole']]] roles: The key's tenant roles; order and duplicates do not matter. Changes in place.
         :param pulumi.Input[_builtins.str] tenant_id: The tenant that owns the key (a GUID, any letter case: it is kept in the service's lower case). Changing it replaces the key. A value that is not a GUID fails Check without being shown (it may come from a secret).
         :param pulumi.Input[_builtins.str] adopt_public_key: The public key (a GUID) of an existing key in `tenantId` to take over at the first create instead of creating one. Its roles (as a set) must equal `roles` and, when `name` is given, its name must equal `name`; otherwise the create fails and nothing changes. Its private key is unknowable: `privateKey` is `""` until a rotation (change `keepers`) makes a key whose private key Pulumi knows. A create-time instruction: changing or removing it later changes nothing.
+        :param pulumi.Input['DestinationArgs'] destination: Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] keepers: Arbitrary strings; any change replaces (rotates) the key.
         :param pulumi.Input[_builtins.str] name: The key's name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one). With `adoptPublicKey` and no `name`, the adopted key keeps its name, unmanaged.
         :param pulumi.Input[_builtins.int] rotation_days: Once the key is this many days old (by the service's `createdAt`), the next update replaces it: a whole number from 1 to 36500 (100 years). `pulumi refresh` (or `up --refresh`) reads the key's age.
@@ -40,6 +44,8 @@ class TenantKeyArgs:
         pulumi.set(__self__, "tenant_id", tenant_id)
         if adopt_public_key is not None:
             pulumi.set(__self__, "adopt_public_key", adopt_public_key)
+        if destination is not None:
+            pulumi.set(__self__, "destination", destination)
         if keepers is not None:
             pulumi.set(__self__, "keepers", keepers)
         if name is not None:
@@ -85,6 +91,18 @@ class TenantKeyArgs:
 
     @_builtins.property
     @pulumi.getter
+    def destination(self) -> pulumi.Input[Optional['DestinationArgs']]:
+        """
+        Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
+        """
+        return pulumi.get(self, "destination")
+
+    @destination.setter
+    def destination(self, value: pulumi.Input[Optional['DestinationArgs']]):
+        pulumi.set(self, "destination", value)
+
+    @_builtins.property
+    @pulumi.getter
     def keepers(self) -> pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]]:
         """
         Arbitrary strings; any change replaces (rotates) the key.
@@ -127,6 +145,7 @@ class TenantKey(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  adopt_public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  roles: pulumi.Input[Optional[Sequence[pulumi.Input['TenantRole']]]] = None,
@@ -139,6 +158,7 @@ class TenantKey(pulumi.CustomResource):
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
         :param pulumi.Input[_builtins.str] adopt_public_key: The public key (a GUID) of an existing key in `tenantId` to take over at the first create instead of creating one. Its roles (as a set) must equal `roles` and, when `name` is given, its name must equal `name`; otherwise the create fails and nothing changes. Its private key is unknowable: `privateKey` is `""` until a rotation (change `keepers`) makes a key whose private key Pulumi knows. A create-time instruction: changing or removing it later changes nothing.
+        :param pulumi.Input[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']] destination: Where the private key goes instead of the state: a secret store the application reads, e.g. `{type: vault-kv2, path: imburse/{tenantId}/{resourceName}}` or `{type: aws-secretsmanager, secret_id: ...}` (the Destination fields). Every key is written there before its create or rotation returns; `privateKey` is then empty and `secretReference`, `secretVersion` and `privateKeyFingerprint` say where it is. Default: the provider's `destination` (stack config `imburse:destination`), whose fields a key's own override; `type: state` opts out. A change of where the secret is (`type`, `secretId`, `region`, `endpoint`, `address`, `mount`, `path`, `namespace`) replaces the key (a new key, delivered there, then the old one revoked and taken out of the old secret); other fields change in place.
         :param pulumi.Input[Mapping[str, pulumi.Input[_builtins.str]]] keepers: Arbitrary strings; any change replaces (rotates) the key.
         :param pulumi.Input[_builtins.str] name: The key's name (at most 100 characters; names need not be unique); default: the resource name plus `-` and 8 random hex digits, the resource name cut to its first 91 characters so the whole fits. Changes in place. Names of the form `pulumi-pending-<32 hex digits>` are reserved (a key being created carries one). With `adoptPublicKey` and no `name`, the adopted key keeps its name, unmanaged.
         :param pulumi.Input[Sequence[pulumi.Input['TenantRole']]] roles: The key's tenant roles; order and duplicates do not matter. Changes in place.
@@ -170,6 +190,7 @@ class TenantKey(pulumi.CustomResource):
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
                  adopt_public_key: pulumi.Input[Optional[_builtins.str]] = None,
+                 destination: pulumi.Input[Optional[Union['DestinationArgs', 'DestinationArgsDict', 'outputs.Destination']]] = None,
                  keepers: pulumi.Input[Optional[Mapping[str, pulumi.Input[_builtins.str]]]] = None,
                  name: pulumi.Input[Optional[_builtins.str]] = None,
                  roles: pulumi.Input[Optional[Sequence[pulumi.Input['TenantRole']]]] = None,
@@ -185,6 +206,7 @@ class TenantKey(pulumi.CustomResource):
             __props__ = TenantKeyArgs.__new__(TenantKeyArgs)
 
             __props__.__dict__["adopt_public_key"] = adopt_public_key
+            __props__.__dict__["destination"] = destination
             __props__.__dict__["keepers"] = keepers
             __props__.__dict__["name"] = name
             if roles is None and not opts.urn:
@@ -198,7 +220,10 @@ class TenantKey(pulumi.CustomResource):
             __props__.__dict__["created_at"] = None
             __props__.__dict__["name_prefix"] = None
             __props__.__dict__["private_key"] = None
+            __props__.__dict__["private_key_fingerprint"] = None
             __props__.__dict__["public_key"] = None
+            __props__.__dict__["secret_reference"] = None
+            __props__.__dict__["secret_version"] = None
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["privateKey"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(TenantKey, __self__).__init__(
@@ -225,13 +250,17 @@ class TenantKey(pulumi.CustomResource):
 
         __props__.__dict__["account_id"] = None
         __props__.__dict__["created_at"] = None
+        __props__.__dict__["destination"] = None
         __props__.__dict__["keepers"] = None
         __props__.__dict__["name"] = None
         __props__.__dict__["name_prefix"] = None
         __props__.__dict__["private_key"] = None
+        __props__.__dict__["private_key_fingerprint"] = None
         __props__.__dict__["public_key"] = None
         __props__.__dict__["roles"] = None
         __props__.__dict__["rotation_days"] = None
+        __props__.__dict__["secret_reference"] = None
+        __props__.__dict__["secret_version"] = None
         __props__.__dict__["tenant_id"] = None
         return TenantKey(resource_name, opts=opts, __props__=__props__)
 
@@ -256,6 +285,14 @@ class TenantKey(pulumi.CustomResource):
         When the service created the key (ISO 8601, UTC); `rotationDays` counts from it. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
         """
         return pulumi.get(self, "created_at")
+
+    @_builtins.property
+    @pulumi.getter
+    def destination(self) -> pulumi.Output[Optional['outputs.Destination']]:
+        """
+        The destination the key was delivered to, as resolved from its own and the provider's. A change updates the key in place (no replacement).
+        """
+        return pulumi.get(self, "destination")
 
     @_builtins.property
     @pulumi.getter
@@ -285,9 +322,17 @@ class TenantKey(pulumi.CustomResource):
     @pulumi.getter(name="privateKey")
     def private_key(self) -> pulumi.Output[_builtins.str]:
         """
-        The key's private key (secret). Empty for an adopted key, whose private key is unknowable. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+        The key's private key (secret). Empty for an adopted key, whose private key is unknowable, and for a key with a `destination`, whose private key is only in the store. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
         """
         return pulumi.get(self, "private_key")
+
+    @_builtins.property
+    @pulumi.getter(name="privateKeyFingerprint")
+    def private_key_fingerprint(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: `sha256:` and 64 hex digits of the stored private key (tells keys apart, reveals none). Empty once a refresh found the stored key deleted or overwritten: the next update then makes a new key, unless the destination's `onLoss` is `keep`. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+        """
+        return pulumi.get(self, "private_key_fingerprint")
 
     @_builtins.property
     @pulumi.getter(name="publicKey")
@@ -312,6 +357,22 @@ class TenantKey(pulumi.CustomResource):
         Maximum age in days before the next update rotates the key. Once the key is this old, the next update forces a replacement; a change of the number alone changes nothing in Imburse.
         """
         return pulumi.get(self, "rotation_days")
+
+    @_builtins.property
+    @pulumi.getter(name="secretReference")
+    def secret_reference(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: the secret holding the private key (AWS: its ARN; Vault: its URL). Unset without one. Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+        """
+        return pulumi.get(self, "secret_reference")
+
+    @_builtins.property
+    @pulumi.getter(name="secretVersion")
+    def secret_version(self) -> pulumi.Output[Optional[_builtins.str]]:
+        """
+        With a destination: the store's version holding the current key (AWS: the version id, which is the public key; Vault: the version number). Output: a new value only when the key is replaced (a change of `tenantId`, `keepers`, or `rotationDays` running out).
+        """
+        return pulumi.get(self, "secret_version")
 
     @_builtins.property
     @pulumi.getter(name="tenantId")

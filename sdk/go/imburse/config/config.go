@@ -21,6 +21,11 @@ func GetBaseUrl(ctx *pulumi.Context) string {
 	return config.Get(ctx, "imburse:baseUrl")
 }
 
+// The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+func GetDestination(ctx *pulumi.Context) string {
+	return config.Get(ctx, "imburse:destination")
+}
+
 // The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
 func GetPrivateKey(ctx *pulumi.Context) string {
 	return config.Get(ctx, "imburse:privateKey")
@@ -29,4 +34,9 @@ func GetPrivateKey(ctx *pulumi.Context) string {
 // The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
 func GetPublicKey(ctx *pulumi.Context) string {
 	return config.Get(ctx, "imburse:publicKey")
+}
+
+// The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
+func GetVaultToken(ctx *pulumi.Context) string {
+	return config.Get(ctx, "imburse:vaultToken")
 }

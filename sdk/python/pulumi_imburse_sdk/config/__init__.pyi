@@ -13,6 +13,7 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import NotRequired, TypedDict, TypeAlias
 from .. import _utilities
+from .. import outputs as _root_outputs
 
 accountId: Optional[str]
 """
@@ -24,6 +25,11 @@ baseUrl: Optional[str]
 The Imburse API's base URL. Default: environment variable `IMBURSE_BASE_URL`, else `https://sandbox-api.imbursepayments.com`. A change of it never replaces a resource.
 """
 
+destination: Optional[str]
+"""
+The default `destination` of every key of this provider (a key's own fields override it; `secretId` and `path` may hold `{tenantId}` and `{resourceName}`). A change moves keys whose secret it moves (new keys there); it never replaces the provider.
+"""
+
 privateKey: Optional[str]
 """
 The account API key's private key (required; a secret: set it with `pulumi config set --secret`). Default: environment variable `IMBURSE_PRIVATE_KEY`. A change of it never replaces a resource.
@@ -32,5 +38,10 @@ The account API key's private key (required; a secret: set it with `pulumi confi
 publicKey: Optional[str]
 """
 The account API key's public key (required for any API call). Default: environment variable `IMBURSE_PUBLIC_KEY`. A change of it never replaces a resource.
+"""
+
+vaultToken: Optional[str]
+"""
+The Vault token for keys whose `destination` is `vault-kv2` (a secret; without it, AppRole through `VAULT_ROLE_ID` and `VAULT_SECRET_ID`). Default: environment variable `VAULT_TOKEN`. A change of it never replaces a resource.
 """
 
