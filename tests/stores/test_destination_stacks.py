@@ -137,8 +137,9 @@ def test_the_providers_default_destination_reaches_every_key(
     with emulated_stack(program, project_name=f"default-destination-{face}", emulator=emulator, env=ENV,
                         config={"imburse:destination": default}) as s:
         s.stack.up(on_output=quiet)
+        deployed = (s.stack.export_stack().deployment or {})["resources"]
         resources = {r["urn"].rsplit("::", 1)[-1]: unsecret(r["outputs"])
-                     for r in (s.stack.export_stack().deployment or {})["resources"] if r["type"].endswith(":TenantKey")}
+                     for r in deployed if r["type"].endswith(":TenantKey")}
         for name, secret_path in (("ci", f"{path}/{tenant}/ci"), ("web", f"{path}/web-own")):
             document = StoreApp({**default, "path": secret_path}, vault_token=VAULT_TOKEN).read()
             assert document is not None and document.public_key == resources[name]["publicKey"], name
