@@ -191,3 +191,47 @@ def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for k, v in AWS_ENV.items():
         monkeypatch.setenv(k, v)
     yield
+
+
+def _read_only_token(vault_address: str) -> str:
+    """A token of the dev server that may read secrets and nothing else (a provider given too little)."""
+    import hvac
+
+    root = hvac.Client(url=vault_address, token=VAULT_TOKEN)
+    root.sys.create_or_update_policy("read-only", 'path "secret/*" { capabilities = ["read", "list"] }')
+    return str(root.auth.token.create(policies=["read-only"], ttl="1h")["auth"]["client_token"])
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # closed again when the block ends: nothing listens there
+
+
+@pytest.mark.parametrize(("face", "refusal"), [("plugin", "vault-403"), ("dynamic", "aws-down")])
+def test_a_store_that_refuses_the_write_leaves_no_live_key_and_the_up_names_its_error(
+        face: str, refusal: str, request: pytest.FixtureRequest, path: str, emulator: EmulatorProcess,
+        api: ImburseClient, existing_tenant: str) -> None:
+    tenant = existing_tenant
+    before = live(api, tenant)
+    if refusal == "vault-403":
+        address = request.getfixturevalue("vault_address")
+        destination = {"type": "vault-kv2", "address": address, "path": path}
+        env, expected = {**ENV, "VAULT_TOKEN": _read_only_token(address)}, "permission denied"
+    else:
+        destination = {"type": "aws-secretsmanager", "secretId": path, "region": REGION,
+                       "endpoint": f"http://127.0.0.1:{_closed_port()}"}
+        env, expected = ENV, "Could not connect to the endpoint URL"
+    with emulated_stack(lambda: key(face, "ci", tenant, roles=[READ], destination=destination),
+                        project_name=f"refused-{refusal}-{face}", emulator=emulator, env=env) as s:
+        said = Output()
+        with pytest.raises(Exception) as failed:
+            s.stack.up(on_output=said)
+        text = said.text + str(failed.value)
+        assert expected in text and "was revoked" in text, text
+        assert f"{tenant} but its private key could not be stored" in text, text
+        assert live(api, tenant) == before  # no live key whose secret is not stored
+        outs = (s.stack.export_stack().deployment or {}).get("resources") or []
+        assert not [r for r in outs if r["type"].endswith(":TenantKey")]  # nothing in the state either
