@@ -65,6 +65,8 @@ def test_a_keys_fields_override_the_providers_default_and_placeholders_are_fille
     default = {**VAULT, "path": "imburse/{tenantId}/{resourceName}", "keepMetadata": True}
     assert reasons({"path": "own"}, default) == []
     assert reasons({"region": "eu-west-1"}, default) != []  # an AWS field on the default's Vault destination
+    assert reasons(None, {**default, "mount": 3}) == [
+        "destination.mount must be a string, got int (from the provider's default, imburse:destination)"]
     resolved = resolve(None, default, tenant_id=TENANT, resource_name="ci")
     assert resolved == {**VAULT, "path": f"imburse/{TENANT}/ci", "keepMetadata": True}
     assert resolve({"path": "own"}, default, tenant_id=TENANT, resource_name="ci")["path"] == "own"

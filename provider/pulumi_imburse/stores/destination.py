@@ -36,6 +36,8 @@ PLACEHOLDERS: Final = ("tenantId", "resourceName")
 """What ``secretId`` and ``path`` may hold in braces: the key's tenant id and its resource name."""
 PROPERTY: Final = "destination"
 """The input's wire (and Python) name."""
+DEFAULT_SETTING: Final = "imburse:destination"
+"""Where the provider-wide default is set (stack config; an explicit provider's ``destination`` input)."""
 
 FieldType = Literal["string", "integer", "boolean", "string-map"]
 
@@ -136,15 +138,19 @@ def check_destination(prop: str, value: Any, *, default: Mapping[str, Any] | Non
                         else f"{prop}.type is required: one of {', '.join(TYPES)}")]
     for name, v in merged.items():
         field = BY_WIRE.get(name)
+        found: list[Problem] = []
         if field is None:
             allowed = ", ".join(f.wire for f in FIELDS if kind in f.kinds)
-            problems.append(Problem(prop, f"{prop}.{name} is not a field of {_a(kind)} destination; its fields: "
-                                          f"{allowed}"))
+            found.append(Problem(prop, f"{prop}.{name} is not a field of {_a(kind)} destination; its fields: "
+                                       f"{allowed}"))
         elif kind not in field.kinds:
-            problems.append(Problem(prop, f"{prop}.{name} applies to {' and '.join(field.kinds)} only, not to "
-                                          f"{_a(kind)} destination"))
+            found.append(Problem(prop, f"{prop}.{name} applies to {' and '.join(field.kinds)} only, not to "
+                                       f"{_a(kind)} destination"))
         elif not is_unknown(v):
-            problems += _check_field(prop, field, v)
+            found += _check_field(prop, field, v)
+        if own is None or name not in own:  # the provider's default gave it: say where to fix it
+            found = [Problem(p.property, f"{p.reason} (from the provider's default, {DEFAULT_SETTING})") for p in found]
+        problems += found
     for name in REQUIRED.get(kind, ()):
         if merged.get(name) is None:
             problems.append(Problem(prop, f"{prop}.{name} is required for {_a(kind)} destination"))
