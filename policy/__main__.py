@@ -66,11 +66,15 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from pulumi_imburse.keys.deliver import STORE_OUTPUTS
 from pulumi_imburse.plugin.schema import ROTATING_KEY_TOKEN as NATIVE_ROTATING_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN as NATIVE_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_TOKEN as NATIVE_TENANT_TYPE
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
 from pulumi_imburse.rotating_key import TYPE_TOKEN as ROTATING_KEY_TYPE
+from pulumi_imburse.stores.destination import PROPERTY as DESTINATION_PROPERTY
+from pulumi_imburse.stores.destination import STATE as STATE_DESTINATION
+from pulumi_imburse.stores.destination import STORE_TYPES
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
 from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
 from pulumi_imburse.tenant_key import is_generated_name
@@ -90,13 +94,13 @@ TENANT_TYPES: Final = frozenset({TENANT_TYPE, NATIVE_TENANT_TYPE})
 """Resource types that are tenants: the dynamic ``Tenant`` and the plugin's ``imburse:index:Tenant``."""
 SECRET_KEY_OUTPUTS: Final = ("privateKey", "previousPrivateKey")
 """A key resource's outputs that hold a private key (``""`` when the key has a destination)."""
-REFERENCE_OUTPUTS: Final = ("secretReference", "secretVersion", "privateKeyFingerprint")
-"""A key resource's outputs that point at its private key in a secret store (a key with a destination): the
-secret's ARN or Vault path, the store's version id, ``sha256:<hex>`` of the private key. None of them is secret."""
-STORE_DESTINATIONS: Final = ("aws-secretsmanager", "vault-kv2")
-"""The destination ``type`` values that deliver a key's private key to a secret store instead of the state (the
-stores of ``pulumi_imburse.stores``; ``state``, or no destination, keeps it in the state)."""
-STATE_DESTINATION: Final = "state"
+REFERENCE_OUTPUTS: Final = STORE_OUTPUTS
+"""A key resource's outputs that point at its private key in a secret store (a key with a destination):
+``secretReference`` (the secret's ARN or Vault path), ``secretVersion`` (the store's version id),
+``privateKeyFingerprint`` (``sha256:<hex>`` of the private key). None of them is secret."""
+STORE_DESTINATIONS: Final = STORE_TYPES
+"""The destination ``type`` values that deliver a key's private key to a secret store instead of the state
+(``aws-secretsmanager``, ``vault-kv2``); ``state``, or no destination, keeps it in the state."""
 
 DEFAULT_MAX_ROLES: Final = 4
 DEFAULT_MAX_ROTATION_DAYS: Final = 90
@@ -324,7 +328,7 @@ def _destination(args: ResourceValidationArgs, report_violation: ReportViolation
         return
     # The provider's Check has applied the stack-wide default (imburse:destination): the inputs seen here carry the
     # key's resolved destination. Only its type decides; the rest (secretId, path...) may be unknown in a preview.
-    destination, unknown = _get(args.props, "destination")
+    destination, unknown = _get(args.props, DESTINATION_PROPERTY)
     if unknown is not None:
         raise unknown
     kind: Any = None

@@ -211,11 +211,8 @@ def test_reference_outputs_pass_whatever_private_key_names_are_configured(
 
 def test_keys_in_a_store_pass_and_export_their_references_while_a_key_in_state_is_flagged(
         emulator: EmulatorProcess, moto_endpoint: str) -> None:  # noqa: F811  # the fixture imported above
-    """``pulumi up`` with the stack default ``imburse:destination`` (AWS Secrets Manager: ``moto_server``).
-
-    Needs issue 18's wiring: the resources' ``destination`` input, the provider applying ``imburse:destination`` in
-    Check, and the outputs ``secret_reference``, ``secret_version``, ``private_key_fingerprint``.
-    """
+    """``pulumi up`` with the stack default ``imburse:destination`` (AWS Secrets Manager: ``moto_server``), which the
+    provider applies in Check: the pack sees the resolved destination."""
     default = {"type": "aws-secretsmanager", "secretId": "imburse/{tenantId}/{resourceName}", "region": "eu-west-1",
                "endpoint": moto_endpoint, "recoveryWindowInDays": 0}
     keys = {"stored": {"roles": READ, "rotationDays": 30, "graceDays": 7},  # takes the stack's default
