@@ -66,11 +66,15 @@ from pulumi_policy.proxy import (
     UnknownValueError,
 )
 
+from pulumi_imburse.keys.deliver import STORE_OUTPUTS
 from pulumi_imburse.plugin.schema import ROTATING_KEY_TOKEN as NATIVE_ROTATING_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_KEY_TOKEN as NATIVE_KEY_TYPE
 from pulumi_imburse.plugin.schema import TENANT_TOKEN as NATIVE_TENANT_TYPE
 from pulumi_imburse.roles import LEGACY_ROLE_CODES, TENANT_ADMIN, TENANT_ROLES
 from pulumi_imburse.rotating_key import TYPE_TOKEN as ROTATING_KEY_TYPE
+from pulumi_imburse.stores.destination import PROPERTY as DESTINATION_PROPERTY
+from pulumi_imburse.stores.destination import STATE as STATE_DESTINATION
+from pulumi_imburse.stores.destination import STORE_TYPES
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
 from pulumi_imburse.tenant_key import TYPE_TOKEN as TENANT_KEY_TYPE
 from pulumi_imburse.tenant_key import is_generated_name
@@ -89,7 +93,14 @@ the provider plugin's ``imburse:index:TenantKey`` and ``imburse:index:RotatingTe
 TENANT_TYPES: Final = frozenset({TENANT_TYPE, NATIVE_TENANT_TYPE})
 """Resource types that are tenants: the dynamic ``Tenant`` and the plugin's ``imburse:index:Tenant``."""
 SECRET_KEY_OUTPUTS: Final = ("privateKey", "previousPrivateKey")
-"""A key resource's outputs that hold a private key."""
+"""A key resource's outputs that hold a private key (``""`` when the key has a destination)."""
+REFERENCE_OUTPUTS: Final = STORE_OUTPUTS
+"""A key resource's outputs that point at its private key in a secret store (a key with a destination):
+``secretReference`` (the secret's ARN or Vault path), ``secretVersion`` (the store's version id),
+``privateKeyFingerprint`` (``sha256:<hex>`` of the private key). None of them is secret."""
+STORE_DESTINATIONS: Final = STORE_TYPES
+"""The destination ``type`` values that deliver a key's private key to a secret store instead of the state
+(``aws-secretsmanager``, ``vault-kv2``); ``state``, or no destination, keeps it in the state."""
 
 DEFAULT_MAX_ROLES: Final = 4
 DEFAULT_MAX_ROTATION_DAYS: Final = 90
@@ -309,6 +320,49 @@ def _grace_period(args: ResourceValidationArgs, report_violation: ReportViolatio
         "keeps the previous key working that long after a rotation, " + fix, None)
 
 
+def _destination(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type not in KEY_TYPES:
+        return
+    exempt = set(_config_strings(args.get_config(), "exemptKeys"))
+    if args.name in exempt or args.urn in exempt:
+        return
+    # The provider's Check has applied the stack-wide default (imburse:destination): the inputs seen here carry the
+    # key's resolved destination. Only its type decides; the rest (secretId, path...) may be unknown in a preview.
+    destination, unknown = _get(args.props, DESTINATION_PROPERTY)
+    if unknown is not None:
+        raise unknown
+    kind: Any = None
+    if isinstance(destination, Mapping):
+        kind, unknown = _get(destination, "type")
+        if unknown is not None:
+            raise unknown
+    if kind in STORE_DESTINATIONS:
+        return
+    name, name_unknown = _get(args.props, "name")
+    if isinstance(name, str) and name in exempt:
+        return
+    if name_unknown is not None and exempt:
+        raise name_unknown  # the exemption list may name this key once its name is known
+    if destination is None:
+        what = "has no destination"
+    elif kind == STATE_DESTINATION:
+        what = f"has the destination type {STATE_DESTINATION!r}"
+    elif kind is None:
+        what = "has a destination without a type"
+    else:
+        what = f"has a destination of type {kind!r}, which is not a secret store"
+    stores = " or ".join(map(repr, STORE_DESTINATIONS))
+    report_violation(
+        f"{_key_label(args)} {what}, so its private key is kept in the Pulumi state (encrypted) and in its "
+        f"privateKey output. Give the key a destination of type {stores} (its destination input), or give every "
+        f"key of the stack one with the provider config imburse:destination (e.g. {{\"type\": \"vault-kv2\", "
+        f"\"path\": \"imburse/{{tenantId}}/{{resourceName}}\"}}); the key then outputs only a reference to the stored "
+        f"secret. If this key must keep its private key in the state, add its resource name "
+        f"{args.name!r} (or its URN {args.urn!r}) to exemptKeys in the policy config of tenant-key-destination.",
+        None,
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Stack policies (outputs of every resource, at the end of the run)
 # --------------------------------------------------------------------------------------------------
@@ -409,6 +463,7 @@ def _no_plaintext_private_key(args: StackValidationArgs, report_violation: Repor
                                                           DEFAULT_PRIVATE_KEY_NAMES)}
     names.discard("")
     private_keys: dict[str, str] = {}
+    references: set[str] = set()
     for r in args.resources:
         if r.resource_type not in KEY_TYPES:
             continue
@@ -417,6 +472,11 @@ def _no_plaintext_private_key(args: StackValidationArgs, report_violation: Repor
             value = value.value if isinstance(value, _Secret) else value
             if isinstance(value, str) and len(value) >= MIN_PRIVATE_KEY_LENGTH:
                 private_keys[value] = r.urn
+        for output in REFERENCE_OUTPUTS:
+            value = views.get(r.urn, {}).get(output)
+            value = value.value if isinstance(value, _Secret) else value
+            if isinstance(value, str) and value:
+                references.add(value)
     for stack in (r for r in args.resources if r.resource_type == STACK_TYPE):
         for path, keys, value in _leaves(views.get(stack.urn, {})):
             if not isinstance(value, str) or not value:
@@ -430,7 +490,8 @@ def _no_plaintext_private_key(args: StackValidationArgs, report_violation: Repor
                     f"value in pulumi.Output.secret(...); never pass it through Output.unsecret.",
                     stack.urn,
                 )
-            elif any(n in _normalize_name(k) for k in keys for n in names):
+            # A key's secretReference, secretVersion or privateKeyFingerprint is no secret, whatever its name.
+            elif value not in references and any(n in _normalize_name(k) for k in keys for n in names):
                 report_violation(
                     f"Stack output {path!r} is named like a private key but is plain text. Export it as "
                     f"a secret with pulumi.Output.secret(...), or rename it if it is not a key "
@@ -562,6 +623,20 @@ POLICIES: Final[list[Policy]] = [
                              "description": "Fewest days a rotated-out key should keep working (0: no check)."},
         }),
         validate=_grace_period,
+    ),
+    ResourceValidationPolicy(
+        name="tenant-key-destination",
+        display_name="Private keys out of state",
+        description="A TenantKey should have a destination (type " + " or ".join(STORE_DESTINATIONS) + ", its own "
+                    "or the provider's imburse:destination), so its private key goes to a secret store instead of "
+                    "the Pulumi state.",
+        enforcement_level=EnforcementLevel.ADVISORY,
+        config_schema=PolicyConfigSchema(properties={
+            "exemptKeys": _names_schema(
+                "Keys whose private key may stay in the state: Pulumi resource names, URNs, or key names given "
+                "explicitly."),
+        }),
+        validate=_destination,
     ),
     StackValidationPolicy(
         name="no-plaintext-private-key-output",

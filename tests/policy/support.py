@@ -7,14 +7,18 @@ needs no ``pulumi-language-python``; ``PULUMI_POLICY_PYTHON`` pins the interpret
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import grpc
 from pulumi import automation as auto
+from pulumi.runtime.proto import analyzer_pb2_grpc
 
 from pulumi_imburse.tenant import TYPE_TOKEN as TENANT_TYPE
 from pulumi_imburse.tenant_key import TYPE_TOKEN as KEY_TYPE
@@ -25,8 +29,8 @@ PACK = REPO / "policy" / "analyzer"
 PACK_ENV = {"PULUMI_POLICY_PYTHON": sys.executable}
 STACK_TYPE = "pulumi:pulumi:Stack"
 
-__all__ = ["KEY_TYPE", "PACK", "PACK_ENV", "STACK_TYPE", "TENANT_TYPE", "Run", "Violation", "preview", "up",
-           "urn", "write_config"]
+__all__ = ["KEY_TYPE", "PACK", "PACK_ENV", "STACK_TYPE", "TENANT_TYPE", "Run", "Violation", "preview", "running_pack",
+           "up", "urn", "write_config"]
 
 
 def urn(stack: str, project: str, type_: str, name: str, parent_type: str | None = None) -> str:
@@ -109,3 +113,20 @@ def preview(s: EmulatedStack, config: str | None = None, *, packs: Iterable[str]
 def up(s: EmulatedStack, config: str | None = None, *, packs: Iterable[str] | None = None, **kwargs: Any) -> Run:
     """``pulumi up --policy-pack policy/analyzer [--policy-pack-config config]``; never raises on failure."""
     return _run(s.stack.up, config, packs, **kwargs)
+
+
+@contextlib.contextmanager
+def running_pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """The pack started as ``policy/analyzer`` starts it (the engine's address is not used), and a client of its
+    analyzer protocol: for tests that send ``Configure``/``Analyze``/``AnalyzeStack`` exactly as the engine would,
+    without a CLI run."""
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK.parent)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

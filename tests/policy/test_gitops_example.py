@@ -24,6 +24,13 @@ from tests.policy.support import PACK_ENV, preview, up
 GITOPS = EXAMPLES / "gitops"
 PACK = "policy/analyzer"  # as in the README and the workflow, relative to examples/gitops
 ENVIRONMENTS = ("staging", "prod")
+DESTINATION = "tenant-key-destination"
+
+
+def destination_advice(keys: Any) -> dict[tuple[str, str], str]:
+    """The example's keys keep their private keys in the state (it has no secret store): each gets the advisory
+    ``tenant-key-destination`` in both environments, which never stops an update."""
+    return {(f"acme-{name}", DESTINATION): "advisory" for name in keys}
 
 
 def stack_file(env: str) -> dict[str, Any]:
@@ -85,11 +92,11 @@ def test_each_environment_passes_the_pack_creates_its_keys_and_its_daily_run_rot
 
     deployed = up(s, config, packs=[PACK])
     assert not deployed.failed, deployed.error
-    assert deployed.violations == []
+    spec = stack_file(env)["imburse-gitops:tenants"]["acme"]
+    assert deployed.verdicts() == destination_advice(spec["keys"])
     assert isinstance(deployed.result, auto.UpResult)
     assert changes(deployed.result) == {"create": 4}  # the stack, a tenant, two keys
 
-    spec = stack_file(env)["imburse-gitops:tenants"]["acme"]
     outputs = s.stack.outputs()
     tenant_id = outputs["tenantIds"].value["acme"]
     with ImburseClient(s.emulator.base_url, s.emulator.public_key, s.emulator.private_key) as api:
@@ -106,7 +113,7 @@ def test_each_environment_passes_the_pack_creates_its_keys_and_its_daily_run_rot
     s.emulator.age_key(tenant_id, ci, spec["keys"]["ci"]["rotationDays"] + 1)
     daily = up(s, config, packs=[PACK], refresh=True)
     assert not daily.failed, daily.error
-    assert daily.violations == []
+    assert daily.verdicts() == destination_advice(spec["keys"])
     assert isinstance(daily.result, auto.UpResult) and changes(daily.result) == {"update": 1}
     now = s.stack.outputs()
     assert now["publicKeys"].value["acme/ci"] != ci
@@ -136,7 +143,8 @@ def test_a_pull_request_is_judged_by_each_environments_policy_config(pull_reques
 
     level = EXPECTED_LEVEL[env]
     assert run.verdicts() == {("acme-reports", "tenant-key-rotation"): level, ("acme", "tenants-protected"): level,
-                              ("acme-reports", "tenant-key-grace-period"): "advisory"}
+                              ("acme-reports", "tenant-key-grace-period"): "advisory",
+                              **destination_advice(tenants["acme"]["keys"])}
     assert "rotates every 180 days, more than maxRotationDays 90" in run.message("acme-reports", "tenant-key-rotation")
     assert run.failed is (level == "mandatory")
     assert requests_served(s.emulator) == served

@@ -69,7 +69,7 @@ def test_native_resources_get_the_verdicts_and_messages_of_the_dynamic_ones(emul
     reported = {policy for case in by_kind["nat"].values() for policy in case}
     # Every key policy, the per-tenant key count and the tenant protection policy reported on the native types.
     assert {"tenant-key-no-tenant-admin", "tenant-key-max-roles", "tenant-key-rotation", "max-keys-per-tenant",
-            "tenants-protected", "tenant-key-grace-period"} <= reported, reported
+            "tenants-protected", "tenant-key-grace-period", "tenant-key-destination"} <= reported, reported
     # The grace-period rule tells rotating keys (their graceDays) from TenantKeys (no grace at all).
     assert "keeps its previous key 0 days after a rotation" in by_kind["nat"]["no-grace"]["tenant-key-grace-period"][1]
     assert "tenant-key-grace-period" not in by_kind["nat"].get("graceful", {})

@@ -71,6 +71,9 @@ ROTATES_WITHOUT_GRACE = [
     "roles-later", LONG_ADMIN, "tidy-reader", "no-grace"]
 """Every key that rotates with no grace period: each TenantKey with rotationDays or keepers, and the
 RotatingTenantKey with graceDays 0."""
+ALL_KEYS = [*CROWDED_KEYS, "roles-later", LONG_ADMIN, "tidy-reader", *ROTATING_KEYS]
+"""Every key of the stack: none has a destination, so its private key would stay in the state."""
+DESTINATION = "tenant-key-destination"
 
 
 def matrix() -> None:
@@ -122,6 +125,8 @@ EXPECTED_DEFAULT = {
     ("tidy", "tenants-protected"): "advisory",
     ("graceful-admin", "tenant-key-no-tenant-admin"): "mandatory",  # every key policy applies to rotating keys
     **{(name, "tenant-key-grace-period"): "advisory" for name in ROTATES_WITHOUT_GRACE if name != "roles-later"},
+    # no key has a destination: advised, not refused, by default (roles-later too: its roles do not matter here)
+    **{(name, DESTINATION): "advisory" for name in ALL_KEYS},
 }
 
 
@@ -132,13 +137,13 @@ def test_each_policy_reports_what_it_should_and_nothing_else(default: Run) -> No
         if v.urn == ROOT:
             verdicts.pop((v.resource, v.policy))
             verdicts[("keys" if "'keys.ci.privateKey'" in v.message else v.resource, v.policy)] = v.level
-    notes = {k: lvl for k, lvl in verdicts.items() if k[0] == "roles-later"}
-    assert {k: lvl for k, lvl in verdicts.items() if k[0] != "roles-later"} == EXPECTED_DEFAULT
+    notes = {k: lvl for k, lvl in verdicts.items() if k[0] == "roles-later" and k[1] != DESTINATION}
+    assert {k: lvl for k, lvl in verdicts.items() if k not in notes} == EXPECTED_DEFAULT
     # roles unknown during the preview: each roles policy says it will run during the update instead
     assert notes == {("roles-later", p): "advisory" for p in (
         "tenant-key-no-tenant-admin", "tenant-key-known-roles", "tenant-key-max-roles", "tenant-key-grace-period")}
     assert all("during preview" in v.message for v in default.violations
-               if v.resource == "roles-later" and v.policy != "tenant-key-grace-period")
+               if v.resource == "roles-later" and v.policy not in ("tenant-key-grace-period", DESTINATION))
 
 
 def test_a_mandatory_violation_fails_the_preview(default: Run) -> None:
@@ -190,6 +195,12 @@ def test_messages_say_what_is_wrong_and_how_to_fix_it(default: Run) -> None:
     (leak,) = [v.message for v in default.violations if v.policy == "no-plaintext-private-key-output"]
     assert "Stack output 'keys.ci.privateKey' is named like a private key but is plain text" in leak
     assert "pulumi.Output.secret" in leak and PRIVATE_KEY_LIKE not in leak
+    stored = default.message("least-privilege", DESTINATION)
+    assert ("TenantKey 'least-privilege' has no destination, so its private key is kept in the Pulumi state"
+            in stored)
+    assert "destination of type 'aws-secretsmanager' or 'vault-kv2'" in stored and "imburse:destination" in stored
+    assert f"{key_urn('least-privilege')!r}) to exemptKeys in the policy config of {DESTINATION}" in stored
+    assert "RotatingTenantKey 'graceful' has no destination" in default.message("graceful", DESTINATION)
 
 
 # -- Config: allowlists and limits --------------------------------------------------------------------------
@@ -206,10 +217,14 @@ def test_policy_config_allowlists_and_limits(stack: EmulatedStack, tmp_path: Pat
         "no-plaintext-private-key-output": {"privateKeyNames": ["privateKey", "apiSecret"]},
         "max-keys-per-tenant": {"maxKeysPerTenant": 20},
         "tenants-protected": {"exemptTenants": ["tidy"]},
+        # a resource name, an explicit key name, a URN
+        DESTINATION: {"exemptKeys": ["least-privilege", "self-service-bot", key_urn("writer")]},
     })
     run = preview(stack, config)
     verdicts = {k: lvl for k, lvl in run.verdicts().items() if k[0] not in ("roles-later", f"{PROJECT}-{STACK}")}
     assert verdicts == {
+        **{(name, DESTINATION): "advisory" for name in ALL_KEYS
+           if name not in ("least-privilege", "admin-named", "writer", "roles-later")},
         ("writer", "tenant-key-known-roles"): "mandatory",
         ("three-roles", "tenant-key-max-roles"): "advisory",
         ("four-roles", "tenant-key-max-roles"): "advisory",
@@ -236,13 +251,15 @@ def test_levels_are_overridden_per_policy(stack: EmulatedStack, tmp_path: Path) 
         "tenant-key-rotation": {"enforcementLevel": "mandatory", "maxRotationDays": 400},
         "tenant-key-grace-period": {"minGraceDays": 10},
         "tenants-protected": "disabled",
+        DESTINATION: {"enforcementLevel": "mandatory"},  # e.g. a production stack's config
     })
     run = preview(stack, config)
     no_grace = {"tenant-key-grace-period": "advisory"}
-    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", **no_grace}
-    assert run.of("never-rotates") == {"tenant-key-rotation": "mandatory"}
-    assert run.of("rotates-yearly") == no_grace  # within maxRotationDays 400, but no grace period
-    assert run.of("graceful") == no_grace  # 7 days, less than minGraceDays 10
+    stored = {DESTINATION: "mandatory"}
+    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", **no_grace, **stored}
+    assert run.of("never-rotates") == {"tenant-key-rotation": "mandatory", **stored}
+    assert run.of("rotates-yearly") == {**no_grace, **stored}  # within maxRotationDays 400, but no grace period
+    assert run.of("graceful") == {**no_grace, **stored}  # 7 days, less than minGraceDays 10
     assert ("RotatingTenantKey 'graceful' keeps its previous key 7 days after a rotation, less than minGraceDays 10"
             in run.message("graceful", "tenant-key-grace-period"))
     assert run.of("tidy") == {}
@@ -253,7 +270,8 @@ def test_levels_are_overridden_per_policy(stack: EmulatedStack, tmp_path: Path) 
 def test_all_advisory_reports_everything_and_the_preview_succeeds(stack: EmulatedStack, tmp_path: Path) -> None:
     run = preview(stack, write_config(tmp_path / "advisory.json", {"all": "advisory"}))
     assert not run.failed, run.error
-    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", "tenant-key-grace-period": "advisory"}
+    assert run.of("admin") == {"tenant-key-no-tenant-admin": "advisory", "tenant-key-grace-period": "advisory",
+                               DESTINATION: "advisory"}
     assert run.of("tidy") == {"tenants-protected": "advisory"}
     assert {v.level for v in run.violations} == {"advisory"}
     assert isinstance(run.result, auto.PreviewResult)

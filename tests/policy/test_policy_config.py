@@ -47,7 +47,8 @@ INVALID: list[tuple[str, dict[str, object] | str, str]] = [
     ("a misspelt policy", {"tenant-key-max-role": "mandatory"},
      "invalid policy config for imburse-guardrails: 'tenant-key-max-role' is not a policy of imburse-guardrails "
      "(its policies: tenant-key-no-tenant-admin, tenant-key-known-roles, tenant-key-max-roles, tenant-key-rotation, "
-     "tenant-key-grace-period, no-plaintext-private-key-output, max-keys-per-tenant, tenants-protected; or all)"),
+     "tenant-key-grace-period, tenant-key-destination, no-plaintext-private-key-output, max-keys-per-tenant, "
+     "tenants-protected; or all)"),
     ("a negative grace period", {"tenant-key-grace-period": {"minGraceDays": -1}},
      "tenant-key-grace-period: minGraceDays: Must be greater than or equal to 0"),
     ("not JSON", "{tenant-key-max-roles: 2}", "invalid character 't' looking for beginning of object key string"),
@@ -68,6 +69,7 @@ def test_a_valid_config_with_levels_and_properties_is_accepted(stack: EmulatedSt
         "all": "mandatory",
         "tenant-key-max-roles": {"enforcementLevel": "advisory", "maxRoles": 1},
         "tenant-key-grace-period": {"minGraceDays": 0},  # 0: a key may rotate with no grace period
+        "tenant-key-destination": {"exemptKeys": ["ci"]},  # mandatory with `all`, but this key may stay in state
         "tenants-protected": "disabled",
     }))
     assert not run.failed, run.error

@@ -10,8 +10,6 @@ silently dropping it; ``policy/requirements.txt`` pins the versions that passed.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
@@ -24,24 +22,16 @@ from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 from tests.engine import REPO
 
 from ..support.host import SECRET_SIG, SIG_KEY, to_struct
-from .support import KEY_TYPE, PACK, STACK_TYPE, urn
+from .support import KEY_TYPE, STACK_TYPE, running_pack, urn
 
 PRIVATE_KEY = "MC4CAQAwBQYDK2VwBCIEIJ7x0RANDOMPRIVATEKEYFORTESTS"
 
 
 @pytest.fixture
 def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    """The pack started as ``policy/analyzer`` starts it (the engine's address is not used), and a client."""
-    proc = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1", str(PACK.parent)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield analyzer_pb2_grpc.AnalyzerStub(channel)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    """The pack started as ``policy/analyzer`` starts it, and a client."""
+    with running_pack() as stub:
+        yield stub
 
 
 def policy_config(policy: str, properties: dict[str, Any]) -> analyzer_pb2.ConfigureAnalyzerRequest:
