@@ -188,6 +188,7 @@ class Watch:
             step.seen[w] = list(dict.fromkeys(q.public_key for q in polls))
             step.failed[w] = sum(1 for q in p.failures if q.at >= began)
         self.steps.append(step)
+        assert not any(step.failed.values()), f"an application's poll failed during {step}"
         return result
 
 
