@@ -13,6 +13,8 @@ authenticated with against the emulator), started before the secrets exist. Thro
    (Vault: its versions destroyed),
 4. **a keepers change** on both: the rotating key rotates at once; the ``TenantKey`` is replaced create-before-delete
    (the new key current in the store before the old one is revoked, which is then neither current nor previous),
+5. **a keepers change during the grace period**: the previous key revoked first (cut short) and out of the store,
+   then a new current key; the ``TenantKey`` replaced again,
 
 neither poller ever reads a key that does not authenticate, each reads its keys in order, and each polls all along
 every step. The outputs hold no private key and say what the store says (``secretVersion``,
@@ -305,12 +307,26 @@ def test_an_application_reading_the_store_never_fails_through_create_rotation_gr
             assert watch.steps[-1].seen == {"rotating": [b.public_key, c.public_key],
                                             "tenant": [t1.public_key, t2.public_key]}
 
+            # 5. keepers again, B still in its grace period: B revoked first (cut short) and out of the store, then
+            #    D current, C previous; the TenantKey replaced again.
+            keepers["generation"] = "3"
+            assert watch.step("keepers in grace", lambda: up()) == {"update": 1, "replace": 1}
+            d, t3 = held(rot.current()), held(tk.current())
+            assert d.public_key not in (b.public_key, c.public_key) and rot.previous() == c
+            assert not authenticates(emulator, b.public_key, b.document.private_key)
+            assert rot.labels_of(b.public_key) == set() and tk.labels_of(t2.public_key) == set()
+            if store == "vault":
+                assert rot.destroyed(b.version) and tk.destroyed(t2.version)
+            check_outputs(resource_state(s, ":RotatingTenantKey"), rot, previous=True)
+            check_outputs(resource_state(s, ":TenantKey"), tk, previous=False)
+            assert live(api, tenant) == {c.public_key, d.public_key, t3.public_key}
+
         # The pollers stopped: a destroy takes the keys away, by design. Never a failure, every key in order.
         for step in watch.steps:
             print(f"[{store}/{face}] {step}")
         assert pollers["rotating"].failures == [] and pollers["tenant"].failures == []
-        assert pollers["rotating"].keys_seen == [a.public_key, b.public_key, c.public_key]
-        assert pollers["tenant"].keys_seen == [t1.public_key, t2.public_key]
+        assert pollers["rotating"].keys_seen == [k.public_key for k in (a, b, c, d)]
+        assert pollers["tenant"].keys_seen == [k.public_key for k in (t1, t2, t3)]
         assert all(n >= MIN_POLLS for step in watch.steps for n in step.polls.values()), \
             [str(x) for x in watch.steps]
         assert all(private_key not in backend_text(s) for private_key in private_keys)
