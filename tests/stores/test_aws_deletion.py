@@ -45,6 +45,18 @@ def test_delete_schedules_the_deletion_with_the_configured_recovery_window(
     store.delete()  # scheduled already: done
 
 
+def test_withdraw_and_retire_of_a_secret_scheduled_for_deletion_do_nothing(
+        aws_proxy: FaultProxy, aws_session: boto3.session.Session, moto_client: Any) -> None:
+    store = make(aws_proxy, aws_session)
+    old, new = document(), document()
+    store.write_current(old)
+    store.write_current(new)
+    store.delete()
+    store.retire(old.public_key)  # AWS would refuse a label change now: none is tried
+    store.withdraw(new.public_key)
+    assert "DeletedDate" in moto_client.describe_secret(SecretId=store.secret_id)
+
+
 def test_delete_with_a_window_of_0_deletes_at_once(aws_proxy: FaultProxy, aws_session: boto3.session.Session,
                                                    moto_client: Any) -> None:
     store = make(aws_proxy, aws_session, 0)

@@ -21,6 +21,7 @@ from ..support.store_faults import (
     LoseAnswer,
     Reset,
     Stall,
+    aws_error,
 )
 from .documents import assert_no_secret, document, logged
 
@@ -107,6 +108,17 @@ def test_throttling_that_outlasts_the_retries_fails_naming_the_call_and_what_to_
     assert "after 3 attempts" in message and "--parallel" in message
     assert aws_proxy.count() == 3  # gave up after its attempts
     assert_no_secret(message, doc)
+
+
+def test_an_error_that_echoes_the_value_written_does_not_carry_it_on(
+        store: AwsSecretsManagerStore, aws_proxy: FaultProxy) -> None:
+    doc = document()
+    aws_proxy.inject(aws_error("ValidationException", f"Value '{doc.to_json()}' at 'secretString' failed to satisfy "
+                               f"constraint (private key {doc.private_key})"), times=None)
+    with pytest.raises(StoreError, match=r"ValidationException: Value '\*\*\*' at 'secretString'.*private key "
+                                         r"\*\*\*") as caught:
+        store.write_current(doc)
+    assert_no_secret(str(caught.value), doc)
 
 
 def test_the_default_retries_are_botocores_adaptive_mode(aws_session: boto3.session.Session) -> None:

@@ -425,14 +425,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._drop(reset=False)
 
 
+WRITES_AWS_REFUSES_WHEN_DELETED: Final = frozenset({"secretsmanager.PutSecretValue",
+                                                   "secretsmanager.UpdateSecretVersionStage"})
+"""Writes AWS refuses on a secret scheduled for deletion and moto_server 5.2 carries out."""
+
+
 def refuse_writes_to_deleted_secrets(proxy: FaultProxy, deleted: Callable[[str], bool]) -> Rule:
-    """Make moto_server answer as AWS does: a ``PutSecretValue`` to a secret scheduled for deletion is refused with
-    ``InvalidRequestException`` (moto 5.2 accepts it and leaves the secret deleted). ``deleted(secret_id)`` asks
-    the server itself (e.g. ``describe_secret``'s ``DeletedDate``, straight to moto, not through the proxy)."""
+    """Make moto_server answer as AWS does: a write (:data:`WRITES_AWS_REFUSES_WHEN_DELETED`) to a secret scheduled
+    for deletion is refused with ``InvalidRequestException`` (moto 5.2 carries it out and leaves the secret
+    deleted). ``deleted(secret_id)`` asks the server itself (e.g. ``describe_secret``'s ``DeletedDate``, straight
+    to moto, not through the proxy)."""
 
-    def put_to_deleted(request: Request) -> bool:
+    def write_to_deleted(request: Request) -> bool:
         body = request.json()
-        return isinstance(body, dict) and bool(deleted(str(body.get("SecretId", ""))))
+        return (request.target in WRITES_AWS_REFUSES_WHEN_DELETED and isinstance(body, dict)
+                and bool(deleted(str(body.get("SecretId", "")))))
 
-    return proxy.inject(AWS_MARKED_FOR_DELETION, times=None, target="secretsmanager.PutSecretValue",
-                        when=put_to_deleted)
+    return proxy.inject(AWS_MARKED_FOR_DELETION, times=None, when=write_to_deleted)
