@@ -16,12 +16,13 @@ import boto3
 import pytest
 import requests
 
-from ..support.store_faults import FaultProxy, refuse_writes_to_deleted_secrets
+from ..support.store_faults import FaultProxy, moto_server_command, refuse_writes_to_deleted_secrets
 
 REGION = "eu-west-1"
 VAULT_TOKEN = "imburse-test-root"
 """The dev server's root token (a throwaway server on loopback, gone at the end of the session)."""
-TOOLS_BIN = Path(__file__).resolve().parents[2] / ".tools" / "bin"
+REPO = Path(__file__).resolve().parents[2]
+TOOLS_BIN = REPO / ".tools" / "bin"
 START_TIMEOUT_S = 30.0
 
 
@@ -33,13 +34,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """``http://127.0.0.1:<port>`` of a ``moto_server`` started for this session (and stopped after it)."""
-    command = shutil.which("moto_server")
-    assert command, "moto_server not found: install the dev extra (pip install -e '.[dev]')"
+    """``http://127.0.0.1:<port>`` of a ``moto_server`` started for this session (and stopped after it), moving
+    ``AWSCURRENT`` as AWS does (:func:`~tests.support.store_faults.moto_server_command`)."""
+    assert shutil.which("moto_server"), "moto_server not found: install the dev extra (pip install -e '.[dev]')"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([command, "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # moto_server with AWS's AWSCURRENT move (tests/support/store_faults.py says where moto differs)
+    proc = subprocess.Popen(moto_server_command("127.0.0.1", port), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         _wait_until_up(proc, f"{url}/moto-api/data.json", f"moto_server on port {port}")
         yield url

@@ -11,7 +11,7 @@ from typing import Any
 
 from pulumi_imburse.stores import SecretStore
 
-from ..support.store_faults import FaultProxy
+from ..support.store_faults import FaultProxy, moto_server_command
 from .documents import document
 
 
@@ -70,7 +70,7 @@ def main() -> None:  # pragma: no cover - a measurement, run by hand
     with contextlib.ExitStack() as stack:
         servers: dict[str, tuple[str, Callable[[str], Callable[[], SecretStore]]]] = {}
         port = conftest._free_port()
-        moto = subprocess.Popen([str(shutil.which("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        moto = subprocess.Popen(moto_server_command("127.0.0.1", port), cwd=conftest.REPO,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack.callback(moto.terminate)
         conftest._wait_until_up(moto, f"http://127.0.0.1:{port}/moto-api/data.json", "moto_server")

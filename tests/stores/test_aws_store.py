@@ -100,6 +100,18 @@ def test_a_write_after_a_withdrawal_of_the_same_key_makes_it_current_again(
     assert stages(store, aws_session, moto_endpoint)[new.public_key] == ["AWSCURRENT"]
 
 
+def test_a_rotation_after_a_withdrawal_leaves_one_current_and_the_withdrawn_key_unlabelled(
+        store: AwsSecretsManagerStore, aws_session: boto3.session.Session, moto_endpoint: str) -> None:
+    """As on AWS (moto_server runs with AWS's AWSCURRENT move: tests/support/store_faults.py)."""
+    old, withdrawn, new = document(), document(), document()
+    store.write_current(old)
+    store.write_current(withdrawn)
+    store.withdraw(withdrawn.public_key)
+    store.write_current(new)
+    assert stages(store, aws_session, moto_endpoint) == {new.public_key: ["AWSCURRENT"],
+                                                         old.public_key: ["AWSPREVIOUS"]}
+
+
 def test_find_and_current_of_a_missing_secret_are_none(store: AwsSecretsManagerStore) -> None:
     assert store.current() is None
     assert store.find(str(uuid.uuid4())) is None

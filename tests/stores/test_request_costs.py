@@ -8,10 +8,8 @@ import uuid
 import boto3
 
 from pulumi_imburse.stores.aws import AwsSecretsManagerStore
-from pulumi_imburse.stores.vault import VaultKV2Store
 
 from ..support.store_faults import FaultProxy
-from .conftest import VAULT_TOKEN
 from .costs import hundred_keys, operation_costs
 
 
@@ -41,5 +39,5 @@ def test_aws_secrets_manager_hundred_new_keys_cost_two_requests_each(
         aws_proxy: FaultProxy, aws_session: boto3.session.Session) -> None:
     sent, _ = hundred_keys(lambda: AwsSecretsManagerStore(f"imburse/cost/{uuid.uuid4().hex}",
                                                           endpoint_url=aws_proxy.url, session=aws_session),
-                           aws_proxy, parallel=16)
+                           aws_proxy, parallel=1)  # moto_server answers some concurrent calls 500 (retried)
     assert sent == 200

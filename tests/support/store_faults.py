@@ -18,6 +18,14 @@ are recorded (:attr:`FaultProxy.seen`: method, path, ``X-Amz-Target`` and what w
 headers (a store's requests carry private keys and tokens); a predicate (``when=``) sees the body while it decides.
 
 Used by tests/stores and by stack-level tests that put a store behind it.
+
+moto_server as AWS: :func:`moto_server_command` runs moto_server with one fix where moto 5.2 differs from AWS in a
+way a key's rotation meets. Moving ``AWSCURRENT`` with ``UpdateSecretVersionStage`` does not update moto's own idea
+of the current version, so the next ``PutSecretValue`` labels the version that *was* current ``AWSPREVIOUS`` and
+leaves ``AWSCURRENT`` on the one it was moved to as well: two current versions, and a withdrawn (revoked) key
+previous, where AWS has one current version and the moved-from one previous. The fix makes moto track the move.
+(The other difference, moto accepting writes to a secret scheduled for deletion, is answered by the proxy:
+:func:`refuse_writes_to_deleted_secrets`.)
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import re
 import select
 import socket
 import struct
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
@@ -73,6 +82,8 @@ class Seen:
     """``""`` (forwarded and answered), or the fault's name: ``respond 403``, ``reset``, ``lose-answer``, ``stall``."""
     forwarded: bool
     """The server received it (a lost answer's request was forwarded too)."""
+    status: int | None = None
+    """The status the server (or a :class:`Respond` fault) answered; ``None`` if there was none."""
 
     @property
     def operation(self) -> str:
@@ -284,10 +295,10 @@ class FaultProxy:
                 return rule.fault
         return None
 
-    def _record(self, request: Request, fault: Fault | None, forwarded: bool) -> None:
+    def _record(self, request: Request, fault: Fault | None, forwarded: bool, status: int | None = None) -> None:
         with self._lock:
             self._seen.append(Seen(request.method, request.path, request.target, fault.name if fault else "",
-                                   forwarded))
+                                   forwarded, status))
 
     def _listen(self, port: int) -> None:
         server = _Server(("127.0.0.1", port), _Handler)
@@ -359,7 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
                           {k: v for k, v in self.headers.items()}, self._body())
         fault = proxy._take(request)
         if isinstance(fault, Respond):
-            proxy._record(request, fault, forwarded=False)
+            proxy._record(request, fault, forwarded=False, status=fault.status)
             self._answer(fault.status, fault.headers.items(), fault.body)
         elif isinstance(fault, Reset):
             proxy._record(request, fault, forwarded=False)
@@ -369,7 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._stall()
         else:
             answer = self._forward(request)
-            proxy._record(request, fault, forwarded=True)
+            proxy._record(request, fault, forwarded=True, status=answer[0] if answer else None)
             if answer is None or isinstance(fault, LoseAnswer):
                 self._drop(reset=False)
             else:
@@ -442,3 +453,31 @@ def refuse_writes_to_deleted_secrets(proxy: FaultProxy, deleted: Callable[[str],
                 and bool(deleted(str(body.get("SecretId", "")))))
 
     return proxy.inject(AWS_MARKED_FOR_DELETION, times=None, when=write_to_deleted)
+
+
+def moto_server_command(host: str, port: int) -> list[str]:
+    """The command that runs moto_server on ``host:port`` with AWS's ``AWSCURRENT`` move (module docs); run it with
+    the repository's root as the working directory (``tests`` is imported from there)."""
+    return [sys.executable, "-m", "tests.support.store_faults", "moto_server", "-H", host, "-p", str(port)]
+
+
+def _moto_moves_current_as_aws_does() -> None:
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    original = SecretsManagerBackend.update_secret_version_stage
+
+    def update_secret_version_stage(self: Any, secret_id: str, version_stage: str, remove_from_version_id: str,
+                                    move_to_version_id: str) -> tuple[str, str]:
+        answer = original(self, secret_id, version_stage, remove_from_version_id, move_to_version_id)
+        if version_stage == "AWSCURRENT" and move_to_version_id:
+            self.secrets[secret_id].set_default_version_id(move_to_version_id)
+        return answer
+
+    SecretsManagerBackend.update_secret_version_stage = update_secret_version_stage  # type: ignore[method-assign]
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["moto_server"]:
+    _moto_moves_current_as_aws_does()
+    from moto.server import main
+
+    main(sys.argv[2:])
