@@ -8,8 +8,10 @@ import uuid
 import boto3
 
 from pulumi_imburse.stores.aws import AwsSecretsManagerStore
+from pulumi_imburse.stores.vault import VaultKV2Store
 
 from ..support.store_faults import FaultProxy
+from .conftest import VAULT_TOKEN
 from .costs import hundred_keys, operation_costs
 
 
@@ -41,3 +43,39 @@ def test_aws_secrets_manager_hundred_new_keys_cost_two_requests_each(
                                                           endpoint_url=aws_proxy.url, session=aws_session),
                            aws_proxy, parallel=1)  # moto_server answers some concurrent calls 500 (retried)
     assert sent == 200
+
+
+def test_vault_kv2_requests_per_operation(vault_proxy: FaultProxy) -> None:
+    costs = operation_costs(lambda: VaultKV2Store(vault_proxy.url, f"imburse/cost/{uuid.uuid4().hex}",
+                                                  token=VAULT_TOKEN), vault_proxy)
+    path = "/v1/secret/{}/imburse/cost/"
+    meta, data, destroy = "GET metadata", "GET data", "POST destroy"
+    assert {label: [_short(op, path) for op in ops] for label, ops in costs.items()} == {
+        "write_current: first key (no secret yet)": [meta, "POST data", "POST metadata"],
+        "write_current: same key again": [meta],
+        "write_current: rotation": [meta, data, "POST data", "POST metadata"],
+        "find: current key": [meta, data],
+        "find: previous key": [meta, data],
+        "current": [meta, data],
+        "retire: previous key": [meta, "POST metadata", destroy],
+        "retire: nothing to do": [meta],
+        "withdraw: current key, previous back": [meta, data, data, "POST data", "POST metadata", destroy],
+        "withdraw: nothing to do": [meta, data],
+        "withdraw: the only key (deletes)": [meta, data, "DELETE metadata"],
+        "delete": [meta, "DELETE metadata"],
+    }
+
+
+def test_vault_kv2_hundred_new_keys_cost_three_requests_each(vault_proxy: FaultProxy) -> None:
+    sent, _ = hundred_keys(lambda: VaultKV2Store(vault_proxy.url, f"imburse/cost/{uuid.uuid4().hex}",
+                                                 token=VAULT_TOKEN), vault_proxy, parallel=1)
+    assert sent == 300
+
+
+def _short(operation: str, path: str) -> str:
+    """``GET /v1/secret/metadata/imburse/cost/<id>`` as ``GET metadata``."""
+    method, _, rest = operation.partition(" ")
+    for part in ("metadata", "data", "destroy"):
+        if rest.startswith(path.format(part)):
+            return f"{method} {part}"
+    return operation

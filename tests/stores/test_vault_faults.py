@@ -149,7 +149,7 @@ def test_a_vault_that_is_down_fails_naming_the_address(vault_proxy: FaultProxy) 
         store.write_current(doc)
     message = str(caught.value)
     assert message.startswith(f"vault-kv2 read metadata of {store.reference!r} at {vault_proxy.url} failed: "
-                              "ConnectionError: ")
+                              "NewConnectionError: ")
     assert "Connection refused" in message
     assert message.endswith(f"Nothing answered at {vault_proxy.url} after 2 tries: is Vault running, and the address "
                             "(VAULT_ADDR) right?")
@@ -161,8 +161,8 @@ def test_a_vault_that_is_down_fails_naming_the_address(vault_proxy: FaultProxy) 
 def test_no_answer_fails_after_the_timeout(vault_proxy: FaultProxy) -> None:
     store = make(vault_proxy, attempts=1, timeout_s=0.5)
     vault_proxy.inject(Stall())
-    with pytest.raises(StoreError, match=r"read metadata of .* failed: ReadTimeout: .*No answer from .* within 0\.5 s, "
-                                         r"1 tries"):
+    with pytest.raises(StoreError, match=r"read metadata of .* failed: ReadTimeoutError: .*No answer from .* "
+                                         r"within 0\.5 s, 1 tries"):
         store.current()
 
 

@@ -164,7 +164,8 @@ def test_a_wrong_token_fails_naming_the_store_and_path_only(vault_address: str) 
     store = VaultKV2Store(vault_address, "imburse/forbidden", token="not-a-token")
     doc = document()
     with pytest.raises(StoreError, match=r"vault-kv2 read metadata of 'secret/imburse/forbidden' at .* failed: "
-                                         r"HTTP 403 Forbidden: permission denied\. The token is invalid or expired, "
+                                         r"HTTP 403 Forbidden: permission denied; invalid token\. The token is "
+                                         r"invalid or expired, "
                                          r"or its policy lacks capabilities \[\"read\"\] on path "
                                          r"\"secret/metadata/imburse/forbidden\"") as caught:
         store.write_current(doc)
