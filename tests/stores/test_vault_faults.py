@@ -166,6 +166,15 @@ def test_no_answer_fails_after_the_timeout(vault_proxy: FaultProxy) -> None:
         store.current()
 
 
+def test_connections_closed_without_an_answer_say_so(vault_proxy: FaultProxy) -> None:
+    store = make(vault_proxy, attempts=2)
+    vault_proxy.inject(Reset(), times=None)
+    with pytest.raises(StoreError, match=r"read metadata of .* failed: ProtocolError: .*Connection aborted.*\. "
+                                         r"http://127\.0\.0\.1:\d+ closed the connection without an answer, 2 tries"):
+        store.current()
+    assert vault_proxy.count() == 2
+
+
 def test_no_private_key_or_token_reaches_any_log_even_at_debug(
         store: VaultKV2Store, vault_proxy: FaultProxy, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

@@ -323,6 +323,9 @@ class VaultKV2Store:
             if timed_out and not isinstance(reason, urllib3.exceptions.NewConnectionError):
                 hint = (f"No answer from {self.address} within {self.timeout_s:g} s, {self.attempts} tries: Vault is "
                         "overloaded or unreachable; a repeated write is safe")
+            elif isinstance(reason, urllib3.exceptions.ProtocolError):
+                hint = (f"{self.address} closed the connection without an answer, {self.attempts} tries: Vault (or a "
+                        "proxy or load balancer before it) is failing; a repeated write is safe")
             else:
                 hint = (f"Nothing answered at {self.address} after {self.attempts} tries: is Vault running, and the "
                         "address (VAULT_ADDR) right?")
