@@ -118,12 +118,27 @@ def test_withdrawing_the_only_key_deletes_the_secret(store: VaultKV2Store) -> No
     assert store.current() is not None
 
 
+def test_withdrawing_the_only_key_with_keep_metadata_destroys_its_versions_and_keeps_the_path(
+        vault_address: str) -> None:
+    store = VaultKV2Store(vault_address, f"imburse/test/{uuid.uuid4().hex}", token=VAULT_TOKEN, keep_metadata=True)
+    doc = document()
+    store.write_current(doc)
+    store.withdraw(doc.public_key)
+    assert destroyed(store) == {1}  # the metadata is still there, and names no key
+    assert custom(store) == {}
+    assert application_reads(store) is None and store.current() is None and store.find(doc.public_key) is None
+    again = document()
+    assert store.write_current(again).version == "2"
+    assert application_reads(store) == again
+
+
 def test_check_and_set_refuses_a_write_based_on_a_stale_version(store: VaultKV2Store) -> None:
     store.write_current(document())
     other = VaultKV2Store(store.address, store.path, token=VAULT_TOKEN)
     stale = other._metadata()  # what a second writer read before the first one wrote
     store.write_current(document())
-    with pytest.raises(StoreError, match=r"write of 'secret/.*' at .* failed: InvalidRequest: check-and-set") as caught:
+    with pytest.raises(StoreError, match=r"write of 'secret/.*' at .* failed: HTTP 400 InvalidRequest: check-and-set "
+                                         r".*Another writer wrote version 2 .* based on version 1") as caught:
         other._write(document(), cas=int(stale["current_version"]) if stale else 0)
     assert "privateKey" not in str(caught.value)
 
@@ -149,7 +164,10 @@ def test_a_wrong_token_fails_naming_the_store_and_path_only(vault_address: str) 
     store = VaultKV2Store(vault_address, "imburse/forbidden", token="not-a-token")
     doc = document()
     with pytest.raises(StoreError, match=r"vault-kv2 read metadata of 'secret/imburse/forbidden' at .* failed: "
-                                         r"Forbidden") as caught:
+                                         r"HTTP 403 Forbidden: permission denied; invalid token\. The token is "
+                                         r"invalid or expired, "
+                                         r"or its policy lacks capabilities \[\"read\"\] on path "
+                                         r"\"secret/metadata/imburse/forbidden\"") as caught:
         store.write_current(doc)
     assert doc.private_key not in str(caught.value) and "not-a-token" not in str(caught.value)
 

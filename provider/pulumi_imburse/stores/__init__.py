@@ -13,9 +13,20 @@ keeps:
   ``ClientRequestToken``), so a write whose answer was lost is simply written again, and
   :meth:`SecretStore.find` tells whether a key's document is stored.
 - **Current never names a revoked key.** :meth:`SecretStore.withdraw` takes a key's version out of *current*
-  (back to the version before it) and out of *previous*; :meth:`SecretStore.retire` ends a previous key's
-  grace period in the store.
-- **No secret in any message.** :class:`StoreError` names the store, the secret and the operation; never a value.
+  (back to the version before it) and out of *previous*; with no version before it the secret is deleted the
+  way :meth:`SecretStore.delete` deletes it (AWS: with the recovery window; Vault: versions destroyed, metadata
+  kept or not). :meth:`SecretStore.retire` ends a previous key's grace period in the store.
+- **Deleted is deleted, until the next write.** A secret scheduled for deletion (AWS's recovery window) counts as
+  missing: :meth:`SecretStore.find` and :meth:`SecretStore.current` answer ``None``, withdraw and retire do
+  nothing, delete is done. :meth:`SecretStore.write_current` to it restores it first (its versions, all revoked
+  keys', stay unlabelled).
+- **Every operation may be repeated.** Each store retries connection errors, lost answers, timeouts, throttling
+  and server errors itself (a bounded number of tries); a write whose answer was lost and that is repeated
+  converges on one version (AWS: the token; Vault: check-and-set, then the latest version read back).
+- **No secret in any message or log.** :class:`StoreError` names the store kind, the secret (name, ARN or path),
+  the operation, the store's own error code and what to do (for a refusal, the permission the credentials lack;
+  the least-privilege lists are in each module's docs); never a value or a token. No store logs a request or
+  response body at any level.
 
 Nothing here imports Pulumi.
 """
@@ -101,8 +112,8 @@ class StoredVersion:
 
 
 class StoreError(ImburseError):
-    """A secret store refused or failed an operation. The message names the store, secret and operation (and the
-    store's own error code), never a secret value."""
+    """A secret store refused or failed an operation (after its retries). The message names the store kind, the
+    secret, the operation and the store's own error code, then what to do; never a secret value."""
 
 
 @runtime_checkable
@@ -119,20 +130,24 @@ class SecretStore(Protocol):
 
     def write_current(self, document: KeyDocument) -> StoredVersion:
         """Store ``document`` as a new version and make it current (the version that was current becomes
-        previous). Idempotent by ``document.public_key``: writing the same document again changes nothing."""
+        previous). Idempotent by ``document.public_key``: writing the same document again changes nothing. A secret
+        scheduled for deletion is restored first."""
         ...
 
     def find(self, public_key: str) -> StoredVersion | None:
-        """The version holding ``public_key``'s document, or ``None`` if none does."""
+        """The version holding ``public_key``'s document, or ``None`` if none does (or the secret is missing or
+        scheduled for deletion)."""
         ...
 
     def current(self) -> StoredVersion | None:
-        """The current version, or ``None`` if the secret does not exist (or has no current version)."""
+        """The current version, or ``None`` if the secret does not exist, is scheduled for deletion, or has no
+        current version (what an application reads then: nothing)."""
         ...
 
     def withdraw(self, public_key: str) -> None:
         """``public_key``'s key is revoked (or never made it into any state): its version stops being current
-        (the version before it becomes current again; with none, the secret is deleted) or previous."""
+        (the version before it becomes current again; with none, the secret is deleted as :meth:`delete` does it,
+        the recovery window or ``keep_metadata`` included) or previous."""
         ...
 
     def retire(self, public_key: str) -> None:
@@ -140,5 +155,6 @@ class SecretStore(Protocol):
         ...
 
     def delete(self) -> None:
-        """Delete the secret (the store's recovery rules apply)."""
+        """Delete the whole secret, every key's version in it (the store's recovery rules apply: AWS's recovery
+        window, 0 for at once; Vault's ``keep_metadata``). Missing or scheduled for deletion already: done."""
         ...

@@ -12,6 +12,21 @@ metadata names the current and previous keys and their versions (``imburse-curre
   withdrawn key's versions are destroyed (a revoked key's private key is kept nowhere);
 - a retired previous key's versions are destroyed and the metadata stops naming it.
 
+Deletion: :meth:`~VaultKV2Store.delete`, and a :meth:`~VaultKV2Store.withdraw` of the only key, destroy every version;
+the metadata (the path's history) goes too, unless ``keep_metadata`` (then only the custom metadata is cleared).
+
+Retries and lost answers: hvac retries nothing, so its client gets a ``requests`` session whose urllib3 ``Retry``
+repeats every method (:data:`ATTEMPTS` tries, exponential backoff with jitter up to :data:`BACKOFF_MAX_S`, a
+``Retry-After`` honoured up to :data:`RETRY_AFTER_MAX_S`: about 10 s in all) on connection errors, lost answers,
+timeouts and 429/500/502/503/504. Every write may be repeated: a data write is a check-and-set, so a repeat of one
+whose answer was lost meets "check-and-set parameter did not match": the store then reads the latest version and,
+if it is the document it wrote, goes on (anything else is another writer's, an error); metadata writes, destroys
+and deletes are idempotent by content.
+
+Errors: :class:`~pulumi_imburse.stores.StoreError` naming the path, the operation, Vault's status and errors, and
+what to do (for a 403, the capability and API path the token's policy lacks). Logging: hvac and requests log no
+bodies, urllib3 only the method, path and status of each request (no header, so no token).
+
 The token comes from ``token``, else ``VAULT_TOKEN``; or AppRole (``role_id`` + ``secret_id``) logs in.
 ``namespace`` (Vault Enterprise / HCP) is sent as ``X-Vault-Namespace``. The address must be ``https://`` or
 ``http://`` to this machine, checked before any connection.
@@ -26,12 +41,17 @@ Least privilege for the provider (HCL, for mount ``secret`` and paths under ``im
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
 import hvac
 import hvac.exceptions
 import requests
+import requests.adapters
+import urllib3.exceptions
+from urllib3.exceptions import MaxRetryError
+from urllib3.util.retry import Retry
 
 from ..config import base_url_problem
 from . import KeyDocument, StoredVersion, StoreError
@@ -41,7 +61,30 @@ CURRENT: Final = "imburse-current"
 CURRENT_VERSION: Final = "imburse-current-version"
 PREVIOUS: Final = "imburse-previous"
 PREVIOUS_VERSION: Final = "imburse-previous-version"
-TIMEOUT_S: Final = 30
+TIMEOUT_S: Final = 30.0
+"""Seconds an attempt waits for an answer."""
+ATTEMPTS: Final = 6
+"""Tries per request: the first and 5 retries."""
+BACKOFF_FACTOR_S: Final = 0.3
+"""urllib3's backoff: 0, 0.6, 1.2, 2.4, 4 s (capped at :data:`BACKOFF_MAX_S`) between the tries, with jitter."""
+BACKOFF_MAX_S: Final = 4.0
+RETRY_AFTER_MAX_S: Final = 5
+RETRY_STATUSES: Final = (429, 500, 502, 503, 504)
+CAS_MISMATCH: Final = "check-and-set parameter did not match"
+LEAST_PRIVILEGE: Final = ('path "<mount>/data/<path>" {capabilities = ["create", "update", "read"]}, '
+                          'path "<mount>/metadata/<path>" {capabilities = ["create", "update", "read", "delete"]}, '
+                          'path "<mount>/destroy/<path>" {capabilities = ["update"]}')
+_STATUSES: Final[Mapping[type[hvac.exceptions.VaultError], int]] = {
+    hvac.exceptions.InvalidRequest: 400, hvac.exceptions.Unauthorized: 401, hvac.exceptions.Forbidden: 403,
+    hvac.exceptions.InvalidPath: 404, hvac.exceptions.UnsupportedOperation: 405,
+    hvac.exceptions.PreconditionFailed: 412, hvac.exceptions.RateLimitExceeded: 429,
+    hvac.exceptions.InternalServerError: 500, hvac.exceptions.VaultNotInitialized: 501,
+    hvac.exceptions.BadGateway: 502, hvac.exceptions.VaultDown: 503}
+_NEEDS: Final[Mapping[str, tuple[str, str]]] = {
+    "read metadata": ("metadata", '"read"'), "write metadata": ("metadata", '"create", "update"'),
+    "read": ("data", '"read"'), "write": ("data", '"create", "update"'), "destroy": ("destroy", '"update"'),
+    "delete": ("metadata", '"delete"')}
+"""What each operation needs of the token's policy: the API path's part after the mount, the capabilities."""
 
 T = TypeVar("T")
 
@@ -56,13 +99,16 @@ class VaultKV2Store:
     :param token: a Vault token; by default ``VAULT_TOKEN``.
     :param role_id, secret_id: AppRole credentials, used instead of a token when both are given.
     :param keep_metadata: :meth:`delete` destroys every version but keeps the metadata (the path's history).
+    :param attempts: tries per request (:data:`ATTEMPTS`).
+    :param timeout_s: seconds an attempt waits for an answer (:data:`TIMEOUT_S`).
     """
 
     kind: ClassVar[str] = KIND
 
     def __init__(self, address: str, path: str, *, mount: str = "secret", namespace: str | None = None,
                  token: str | None = None, role_id: str | None = None, secret_id: str | None = None,
-                 keep_metadata: bool = False, approle_mount: str = "approle") -> None:
+                 keep_metadata: bool = False, approle_mount: str = "approle", attempts: int = ATTEMPTS,
+                 timeout_s: float = TIMEOUT_S) -> None:
         problem = base_url_problem(address, f"{KIND} address")
         if problem:
             raise StoreError(problem.replace("such as https://sandbox-api.imbursepayments.com ", ""))
@@ -72,7 +118,11 @@ class VaultKV2Store:
         self.path = path.strip("/")
         self.mount = mount.strip("/")
         self.keep_metadata = keep_metadata
-        self._client = hvac.Client(url=address, namespace=namespace, timeout=TIMEOUT_S)
+        self.attempts = attempts
+        self.timeout_s = timeout_s
+        # hvac's stubs say int; requests takes seconds as a float.
+        self._client = hvac.Client(url=address, namespace=namespace, timeout=timeout_s,  # type: ignore[arg-type]
+                                   session=retrying_session(attempts))
         if role_id and secret_id:
             self._call("login", lambda: self._client.auth.approle.login(role_id=role_id, secret_id=secret_id,
                                                                            mount_point=approle_mount))
@@ -138,7 +188,8 @@ class VaultKV2Store:
 
     def withdraw(self, public_key: str) -> None:
         """``public_key`` is revoked: if it is current, the previous key's document becomes the latest version
-        again (with no previous key, the whole secret goes); its versions are destroyed."""
+        again (with no previous key, the secret goes as :meth:`delete` does it, ``keep_metadata`` honoured); its
+        versions are destroyed."""
         meta = self._metadata()
         if meta is None:
             return
@@ -154,9 +205,8 @@ class VaultKV2Store:
         if latest in mine:  # the application reads it: put the key before it back on top
             before = custom.get(PREVIOUS) if custom.get(PREVIOUS) != public_key else ""
             document = self._read(int(custom[PREVIOUS_VERSION])) if before else None
-            if document is None:
-                self._call("delete", lambda: self._client.secrets.kv.v2.delete_metadata_and_all_versions(
-                    path=self.path, mount_point=self.mount))
+            if document is None:  # only revoked keys' documents left: the secret goes, as delete() does it
+                self._delete(meta)
                 return
             version = self._write(document, cas=latest)
             custom = {**custom, CURRENT: document.public_key, CURRENT_VERSION: str(version)}
@@ -179,16 +229,18 @@ class VaultKV2Store:
     def delete(self) -> None:
         """Destroy every version; the metadata goes too unless ``keep_metadata``. Gone already: done."""
         meta = self._metadata()
-        if meta is None:
-            return
+        if meta is not None:
+            self._delete(meta)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _delete(self, meta: Mapping[str, Any]) -> None:
         if self.keep_metadata:
             self._destroy([int(v) for v in (meta.get("versions") or {})])
             self._set_custom({})
         else:
             self._call("delete", lambda: self._client.secrets.kv.v2.delete_metadata_and_all_versions(
                 path=self.path, mount_point=self.mount))
-
-    # ------------------------------------------------------------------ helpers
 
     def _metadata(self) -> dict[str, Any] | None:
         try:
@@ -211,8 +263,19 @@ class VaultKV2Store:
         return KeyDocument.from_fields(data)
 
     def _write(self, document: KeyDocument, *, cas: int) -> int:
-        answer = self._call("write", lambda: self._client.secrets.kv.v2.create_or_update_secret(
-            path=self.path, secret=document.fields(), cas=cas, mount_point=self.mount))
+        """Write ``document`` on top of version ``cas``; the new version's number. A write repeated after its
+        answer was lost meets its own first try ("check-and-set parameter did not match"): if the latest version
+        is ``document``, that is this write's."""
+        try:
+            answer = self._call("write", lambda: self._client.secrets.kv.v2.create_or_update_secret(
+                path=self.path, secret=document.fields(), cas=cas, mount_point=self.mount))
+        except _CasMismatch as mismatch:
+            meta = self._metadata()
+            latest = int(meta.get("current_version") or 0) if meta else 0
+            if latest > cas and self._read(latest) == document:
+                return latest
+            raise StoreError(f"{mismatch}. Another writer wrote version {latest} of the path meanwhile (this write "
+                             f"was based on version {cas}): run again") from None
         return int((answer.get("data") or {})["version"])
 
     def _set_custom(self, custom: Mapping[str, str]) -> None:
@@ -234,21 +297,95 @@ class VaultKV2Store:
                              public_key=document.public_key, current=current, previous=previous)
 
     def _call(self, operation: str, fn: Callable[[], T]) -> T:
-        """``fn()``, its failures as :class:`StoreError` naming the store, path and operation (never a value)."""
+        """``fn()``, its failures as :class:`StoreError` naming the store, path, operation, Vault's status and
+        errors, and what to do (never a value)."""
         where = f"{KIND} {operation} of {self.reference!r} at {self.address}"
         try:
             return fn()
         except hvac.exceptions.InvalidPath:
-            raise _NotFound(where) from None
+            raise _NotFound(f"{where} failed: HTTP 404: no such path") from None
         except hvac.exceptions.VaultError as exc:
-            errors = "; ".join(str(e) for e in (exc.errors or [])) if isinstance(exc.errors, list) else ""
-            raise StoreError(f"{where} failed: {type(exc).__name__}" + (f": {errors}" if errors else "")) from None
+            errors = _errors(exc.errors)
+            status = _STATUSES.get(type(exc))
+            code = f"HTTP {status} {type(exc).__name__}" if status else type(exc).__name__
+            message = f"{where} failed: {code}" + (f": {errors}" if errors else "")
+            if isinstance(exc, hvac.exceptions.InvalidRequest) and CAS_MISMATCH in errors:
+                raise _CasMismatch(message) from None
+            hint = self._hint(operation, status)
+            raise StoreError(message + (f". {hint}" if hint else "")) from None
         except requests.RequestException as exc:
-            raise StoreError(f"{where} failed: {type(exc).__name__}: {exc}") from None
+            reason: Any = exc.args[0] if exc.args else exc
+            if isinstance(reason, MaxRetryError) and reason.reason is not None:
+                reason = reason.reason  # what the last try met
+            # (urllib3's NewConnectionError, a refused connection, is a ConnectTimeoutError too)
+            timed_out = isinstance(exc, requests.Timeout) or isinstance(reason, TimeoutError
+                                                                        | urllib3.exceptions.TimeoutError)
+            if timed_out and not isinstance(reason, urllib3.exceptions.NewConnectionError):
+                hint = (f"No answer from {self.address} within {self.timeout_s:g} s, {self.attempts} tries: Vault is "
+                        "overloaded or unreachable; a repeated write is safe")
+            elif isinstance(reason, urllib3.exceptions.ProtocolError):
+                hint = (f"{self.address} closed the connection without an answer, {self.attempts} tries: Vault (or a "
+                        "proxy or load balancer before it) is failing; a repeated write is safe")
+            else:
+                hint = (f"Nothing answered at {self.address} after {self.attempts} tries: is Vault running, and the "
+                        "address (VAULT_ADDR) right?")
+            raise StoreError(f"{where} failed: {type(reason).__name__}: {reason}. {hint}") from None
+
+    def _hint(self, operation: str, status: int | None) -> str:
+        tries = f"after {self.attempts} tries"
+        if status == 403:
+            if operation == "login":
+                return "Vault refused the AppRole login: check VAULT_ROLE_ID and VAULT_SECRET_ID"
+            part, capabilities = _NEEDS.get(operation, ("data", '"read"'))
+            return (f"The token is invalid or expired, or its policy lacks capabilities [{capabilities}] on path "
+                    f'"{self.mount}/{part}/{self.path}"; the provider needs: '
+                    + LEAST_PRIVILEGE.replace("<mount>", self.mount).replace("<path>", self.path))
+        if status == 429:
+            return (f"Vault's rate limit quota still refused the request {tries}: deploy with a lower `--parallel`, "
+                    "or raise the quota")
+        if status == 503:
+            return f"Vault is sealed, a standby that cannot forward, or down ({tries}): unseal it or try again later"
+        if status in (500, 502, 504):
+            return f"Vault kept failing {tries}: try again later"
+        return ""
 
 
-class _NotFound(Exception):
+class _NotFound(StoreError):
     """The path (or version) does not exist."""
+
+
+class _CasMismatch(StoreError):
+    """A check-and-set write found another version than the one it was based on."""
+
+
+def _errors(errors: Any) -> str:
+    """Vault's ``errors`` on one line: ``2 errors occurred:\\n\\t* permission denied\\n\\t* invalid token`` as
+    ``permission denied; invalid token``."""
+    if not isinstance(errors, list):
+        return ""
+    items: list[str] = []
+    for error in errors:
+        lines = [line.strip().removeprefix("* ").strip() for line in str(error).splitlines() if line.strip()]
+        if len(lines) > 1 and re.fullmatch(r"\d+ errors? occurred:", lines[0]):
+            lines = lines[1:]
+        items.extend(lines)
+    return "; ".join(items)
+
+
+def retrying_session(attempts: int = ATTEMPTS) -> requests.Session:
+    """A ``requests`` session whose every request (every method) is tried up to ``attempts`` times on connection
+    errors, lost answers, timeouts and :data:`RETRY_STATUSES`, with backoff and ``Retry-After`` honoured (module
+    docs). The last answer of a status that kept coming back is returned, for hvac to raise as Vault's error."""
+    retries = max(attempts - 1, 0)
+    retry = Retry(total=retries, connect=retries, read=retries, status=retries, other=retries,
+                  allowed_methods=None, status_forcelist=RETRY_STATUSES, backoff_factor=BACKOFF_FACTOR_S,
+                  backoff_max=BACKOFF_MAX_S, backoff_jitter=0.2, respect_retry_after_header=True,
+                  retry_after_max=RETRY_AFTER_MAX_S, raise_on_status=False)
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def _custom(meta: Mapping[str, Any] | None) -> dict[str, str]:
