@@ -72,7 +72,7 @@ def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def server(command: list[str], health: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
     try:
         wait_up(health, proc)
         yield
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-stores-") as tmp:
         os.environ.update(AWS_ENV)
-        stack.enter_context(server(moto_server_command(moto_port), f"http://127.0.0.1:{moto_port}/moto-api/data.json"))
+        stack.enter_context(server(moto_server_command("127.0.0.1", moto_port), f"http://127.0.0.1:{moto_port}/moto-api/data.json"))
         stack.enter_context(server(
             [vault, "server", "-dev", f"-dev-listen-address=127.0.0.1:{vault_port}",
              f"-dev-root-token-id={VAULT_TOKEN}", "-dev-no-store-token"],

@@ -42,7 +42,7 @@ def where(request: pytest.FixtureRequest) -> Callable[[str, str], dict[str, Any]
     """``where(store, path)``: a destination of that store (``aws``/``vault``) for a secret at ``path``."""
     def make(store: str, path: str) -> dict[str, Any]:
         if store == "aws":
-            endpoint = request.getfixturevalue("moto_endpoint")
+            endpoint = request.getfixturevalue("aws_proxy").url  # moto, refusing writes to deleted secrets as AWS does
             return {"type": "aws-secretsmanager", "secretId": path, "endpoint": endpoint, "region": REGION,
                     "recoveryWindowInDays": 7}
         return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
