@@ -65,8 +65,10 @@ archive() {
     fi
 }
 
-# The frozen plugin for this machine, from the wheel of pulumi-imburse (built first if dist/ has none), in a
-# virtualenv of its own that holds only the plugin's dependencies and PyInstaller.
+# The frozen plugin for this machine, from the wheel of pulumi-imburse (built first if dist/ has none) with its
+# extra `stores` (boto3 and hvac: a key's destination in AWS Secrets Manager or Vault; a plugin user cannot pip
+# install an extra into the archive), in a virtualenv of its own that holds only the plugin's dependencies and
+# PyInstaller.
 build_plugin() {
     local wheel="$DIST/pulumi_imburse-$VERSION-py3-none-any.whl" venv="$BUILD/plugin-venv" py target
     target="$(platform)"
@@ -79,7 +81,7 @@ build_plugin() {
     "$PYTHON" -m venv "$venv"
     py="$(venv_python "$venv")"
     "$py" -m pip install --quiet --upgrade pip
-    "$py" -m pip install --quiet "$wheel" "pyinstaller>=6.10,<7"
+    "$py" -m pip install --quiet "$wheel[stores]" "pyinstaller>=6.10,<7"
     say "freezing the plugin for $target ($("$py" -c 'import platform; print(platform.python_version())'), PyInstaller $("$py" -m PyInstaller --version))"
     "$py" -m PyInstaller --noconfirm --clean --log-level WARN --distpath "$BUILD/pyinstaller/dist" \
         --workpath "$BUILD/pyinstaller/work" scripts/plugin.spec

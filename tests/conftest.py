@@ -1,5 +1,6 @@
 """Shared fixtures: one real emulator process per test session (per xdist worker), its account client, and a fresh
-tenant per test.
+tenant per test; the secret stores' servers (``moto_endpoint``, ``vault_address``), started by the first test that
+asks for them.
 
 The project's own Pulumi CLI (`make pulumi-cli`, .tools/bin) goes first on PATH, so `pytest` run by hand
 uses the same CLI as `make test`. A test that needs the CLI and finds none fails (it is not skipped).
@@ -23,6 +24,7 @@ from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 
 from .support.locks import fixed_ports
+from .support.servers import moto_server, vault_dev_server
 
 # Hypothesis' per-example deadline (200 ms) is a wall-clock assert: on a loaded 2-core machine a pure rule's
 # example can take longer and the test fails for the machine, not the rule. Every profile runs without it.
@@ -64,6 +66,21 @@ def emulator() -> Iterator[EmulatorProcess]:
     """The ``imburse-emulator`` console script, started once on a free port with a temporary db."""
     with EmulatorProcess() as emu:
         yield emu
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a ``moto_server`` (AWS Secrets Manager's protocol) for the session."""
+    with moto_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def vault_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``http://127.0.0.1:<port>`` of a real Vault dev server for the session (``make vault`` builds it into
+    .tools/bin), with the KV v2 engine at ``secret/`` and root token ``support.servers.VAULT_TOKEN``."""
+    with vault_dev_server(tmp_path_factory.mktemp("vault-home")) as address:
+        yield address
 
 
 @pytest.fixture

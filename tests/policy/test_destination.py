@@ -27,7 +27,6 @@ from pulumi_imburse.plugin.schema import ROTATING_KEY_TOKEN, TENANT_KEY_TOKEN, T
 from pulumi_imburse.rotating_key import TYPE_TOKEN as ROTATING_KEY_TYPE
 from pulumi_imburse.testing import emulated_stack
 
-from ..stores.conftest import moto_endpoint  # noqa: F401  # the fixture: a real AWS Secrets Manager protocol server
 from ..support.host import SECRET_SIG, SIG_KEY, to_struct
 from .support import KEY_TYPE, PACK_ENV, STACK_TYPE, TENANT_TYPE, running_pack, up, urn
 from .test_updates import PROGRAM, READ, existing_tenant
@@ -210,7 +209,7 @@ def test_reference_outputs_pass_whatever_private_key_names_are_configured(
 # -- Through the CLI: keys with the provider-wide default, and their references exported ------------------------
 
 def test_keys_in_a_store_pass_and_export_their_references_while_a_key_in_state_is_flagged(
-        emulator: EmulatorProcess, moto_endpoint: str) -> None:  # noqa: F811  # the fixture imported above
+        emulator: EmulatorProcess, moto_endpoint: str) -> None:
     """``pulumi up`` with the stack default ``imburse:destination`` (AWS Secrets Manager: ``moto_server``), which the
     provider applies in Check: the pack sees the resolved destination."""
     default = {"type": "aws-secretsmanager", "secretId": "imburse/{tenantId}/{resourceName}", "region": "eu-west-1",

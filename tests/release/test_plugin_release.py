@@ -65,3 +65,18 @@ def test_plugin_install_from_the_release_server_checks_the_checksum(
     [plugin] = installed()
     assert plugin["version"] == VERSION
     assert_frozen_plugin_in(tmp_path / "home")
+
+
+def test_archive_carries_the_aws_models_the_stores_load_and_no_other(dist: Path) -> None:
+    # The end-to-end proof is tests/release/test_store_release.py; this names what scripts/plugin.spec keeps of
+    # botocore's data (every AWS service's model is 29 MB, 18.5 MB of archive): the files at the top of data/, the
+    # store's service (secretsmanager) and those of boto3's credential chain.
+    with tarfile.open(dist / PLUGIN_ARCHIVE) as archive:
+        names = {m.name.removeprefix("./") for m in archive.getmembers() if m.isfile()}
+    data = "_internal/botocore/data/"
+    assert {f"{data}{f}" for f in ("endpoints.json", "partitions.json", "_retry.json",
+                                   "sdk-default-configuration.json")} <= names
+    models = {n.removeprefix(data).split("/")[0] for n in names if n.startswith(data) and n.count("/") > 4}
+    needed = {"secretsmanager", "sts", "sso", "sso-oidc"}
+    assert needed <= models <= needed | {"signin"}  # signin (`aws login`): only in recent botocore releases
+    assert any(n.startswith(f"{data}secretsmanager/") and "/service-2.json" in n for n in names)
