@@ -148,3 +148,12 @@ def test_no_private_key_in_repr_of_a_document_or_a_store(store: AwsSecretsManage
     assert doc.private_key not in repr(doc)
     store.write_current(doc)
     assert doc.private_key not in repr(store) + repr(store.current())
+
+
+def test_a_client_that_cannot_be_made_is_a_store_error_naming_the_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    with pytest.raises(StoreError, match="give the destination's region"):
+        AwsSecretsManagerStore("imburse/ci", region="not a region!", session=session)

@@ -118,8 +118,12 @@ class AwsSecretsManagerStore:
         self.read_timeout_s = read_timeout_s
         config = botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
                                         connect_timeout=CONNECT_TIMEOUT_S, read_timeout=read_timeout_s)
-        self._client: SecretsManagerClient = (session or boto3.session.Session()).client(
-            "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+        try:
+            self._client: SecretsManagerClient = (session or boto3.session.Session()).client(
+                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+        except botocore.exceptions.BotoCoreError as exc:  # no region, a bad region name, an unreadable AWS config
+            raise StoreError(f"{KIND}: cannot make a Secrets Manager client for secret {secret_id!r} ({exc}): give "
+                             "the destination's region (or set AWS_REGION)") from None
         self._endpoint = str(self._client.meta.endpoint_url)
 
     def __repr__(self) -> str:
