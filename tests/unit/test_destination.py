@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pulumi_imburse.keys.rules import plan
 from pulumi_imburse.ledger import Ledger
 from pulumi_imburse.rotating_key import RotatingTenantKeyProvider
 from pulumi_imburse.stores.destination import (
@@ -18,7 +19,7 @@ from pulumi_imburse.stores.destination import (
     resolve,
 )
 from pulumi_imburse.tenant_key import TenantKeyProvider
-from pulumi_imburse.values import UNKNOWN
+from pulumi_imburse.values import UNKNOWN, now
 
 pytestmark = pytest.mark.unit
 
@@ -114,3 +115,20 @@ def test_check_records_the_resolved_destination_with_the_providers_default() -> 
     result = rules.check({}, {"tenantId": TENANT.upper(), "roles": ["tenant-app-read"], "namePrefix": "ci"})
     assert not result.failures
     assert result.inputs["destination"] == {**VAULT, "path": f"imburse/{TENANT}/ci"}  # the tenant id in lower case
+
+
+@pytest.mark.parametrize(("on_loss", "replaced"), [(None, ["destination"]), ("rotate", ["destination"]), ("keep", [])])
+def test_a_stored_key_a_refresh_found_lost_is_made_again_unless_on_loss_is_keep(on_loss: str | None,
+                                                                                replaced: list[str]) -> None:
+    rules = TenantKeyProvider(client=lambda: pytest.fail("Diff makes no API call"), ledger=Ledger(),  # type: ignore[arg-type]
+                              stores=lambda: StoreConfig())
+    destination = {**VAULT, **({"onLoss": on_loss} if on_loss else {})}
+    olds = {"tenantId": TENANT, "roles": ["tenant-app-read"], "name": "ci", "namePrefix": "ci", "publicKey": "pk",
+            "createdAt": "2026-12-01T00:00:00Z", "destination": destination, "privateKeyFingerprint": ""}
+    news = {k: olds[k] for k in ("tenantId", "roles", "name", "namePrefix", "destination")}
+    assert rules.diff(f"{TENANT}/pk", olds, news).replaces == replaced
+    olds["privateKeyFingerprint"] = "sha256:" + "0" * 64  # stored as delivered: nothing to do
+    assert rules.diff(f"{TENANT}/pk", olds, news).replaces == []
+    # A rotating key rotates in place instead.
+    grace = {**olds, "graceDays": 1, "privateKeyFingerprint": ""}
+    assert plan(grace, {**news, "graceDays": 1}, now=now()).rotate is (on_loss != "keep")
