@@ -38,7 +38,7 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, cast
 
 import boto3
 import botocore.config
@@ -119,8 +119,9 @@ class AwsSecretsManagerStore:
         config = botocore.config.Config(retries={"mode": "adaptive", "total_max_attempts": max_attempts},
                                         connect_timeout=CONNECT_TIMEOUT_S, read_timeout=read_timeout_s)
         try:
-            self._client: SecretsManagerClient = (session or boto3.session.Session()).client(
-                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+            self._client: SecretsManagerClient = (
+                session.client("secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+                if session is not None else _shared_client(region, endpoint_url, max_attempts, read_timeout_s, config))
         except botocore.exceptions.BotoCoreError as exc:  # no region, a bad region name, an unreadable AWS config
             raise StoreError(f"{KIND}: cannot make a Secrets Manager client for secret {secret_id!r} ({exc}): give "
                              "the destination's region (or set AWS_REGION)") from None
@@ -341,6 +342,24 @@ class AwsSecretsManagerStore:
             return (f"No answer from {self._endpoint} {attempts} (each waits up to {self.read_timeout_s:g} s): "
                     "the store is down or unreachable; a write whose answer was lost is safe to repeat")
         return ""
+
+
+_clients: dict[tuple[str | None, str | None, int, float], Any] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_client(region: str | None, endpoint_url: str | None, max_attempts: int, read_timeout_s: float,
+                   config: botocore.config.Config) -> SecretsManagerClient:
+    """One Secrets Manager client per region, endpoint and retry settings for the whole process: a key resource's
+    store is one secret, and making a client (a session, the service model) for each of 100 keys cost more than
+    their writes. botocore clients are thread-safe; the credentials chain is read once, and refreshed by botocore."""
+    key = (region, endpoint_url, max_attempts, read_timeout_s)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = boto3.session.Session().client(
+                "secretsmanager", region_name=region, endpoint_url=endpoint_url, config=config)
+        return cast("SecretsManagerClient", client)
 
 
 class _NotFound(StoreError):

@@ -40,8 +40,10 @@ Least privilege for the provider (HCL, for mount ``secret`` and paths under ``im
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Final, TypeVar
 
@@ -120,18 +122,29 @@ class VaultKV2Store:
         self.keep_metadata = keep_metadata
         self.attempts = attempts
         self.timeout_s = timeout_s
-        # hvac's stubs say int; requests takes seconds as a float.
-        self._client = hvac.Client(url=address, namespace=namespace, timeout=timeout_s,  # type: ignore[arg-type]
-                                   session=retrying_session(attempts))
-        if role_id and secret_id:
-            self._call("login", lambda: self._client.auth.approle.login(role_id=role_id, secret_id=secret_id,
-                                                                           mount_point=approle_mount))
-        else:
-            chosen = token or os.environ.get("VAULT_TOKEN")
-            if not chosen:
-                raise StoreError(f"{KIND}: no Vault token: set VAULT_TOKEN, give a token, or AppRole role_id and "
-                                 "secret_id")
-            self._client.token = chosen
+        approle = bool(role_id and secret_id)
+        chosen = None if approle else token or os.environ.get("VAULT_TOKEN")
+        if not approle and not chosen:
+            raise StoreError(f"{KIND}: no Vault token: set VAULT_TOKEN, give a token, or AppRole role_id and "
+                             "secret_id")
+        # One logged-in client per Vault, namespace and credentials for the whole process: a key resource's store is
+        # one path, and an AppRole login (or a client) for each of 100 keys would cost more than their writes.
+        identity = hashlib.sha256("\0".join((str(chosen), str(role_id), str(secret_id), approle_mount)).encode())
+        key = (address, namespace, attempts, timeout_s, identity.hexdigest())
+        with _clients_lock:
+            client = _clients.get(key)
+            if client is None:
+                # hvac's stubs say int; requests takes seconds as a float.
+                client = hvac.Client(url=address, namespace=namespace, timeout=timeout_s,  # type: ignore[arg-type]
+                                     session=retrying_session(attempts))
+                self._client = client
+                if approle:
+                    self._call("login", lambda: client.auth.approle.login(role_id=role_id, secret_id=secret_id,
+                                                                          mount_point=approle_mount))
+                else:
+                    client.token = str(chosen)
+                _clients[key] = client
+        self._client = client
 
     def __repr__(self) -> str:
         return f"VaultKV2Store({self.reference!r})"
@@ -348,6 +361,10 @@ class VaultKV2Store:
         if status in (500, 502, 504):
             return f"Vault kept failing {tries}: try again later"
         return ""
+
+
+_clients: dict[tuple[str, str | None, int, float, str], hvac.Client] = {}
+_clients_lock = threading.Lock()
 
 
 class _NotFound(StoreError):
