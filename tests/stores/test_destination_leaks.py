@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,6 +41,8 @@ READ, WRITE = "tenant-app-read", "tenant-app-write"
 KEYS = ("dynamic-key", "dynamic-rotating", "plugin-key", "plugin-rotating")
 VERBOSE: dict[str, Any] = {"log_verbosity": 9, "log_to_std_err": True, "log_flow": True}
 """With ``Scan.run``'s ``--debug``: the CLI's most verbose output, its logs on stderr, the same flags to plugins."""
+VERBOSE_LOG_LINE = re.compile(r'(?m)^\{"time":"[^"]+","level":"\w+","msg":.*"v":9[,}]')
+"""A line of the CLI's own logs at verbosity 9 (one JSON object a line), on its stderr with ``--logtostderr``."""
 ENGINE_CONFIG_CALLS = {f"/pulumirpc.{call}" for call in (
     "LanguageRuntime/Run", "ResourceMonitor/GetDeploymentInfo", "ResourceProvider/CheckConfig",
     "ResourceProvider/DiffConfig", "ResourceProvider/Configure")}
@@ -151,6 +154,7 @@ def test_no_private_key_anywhere_in_pulumi_across_a_delivered_keys_life_at_any_v
     assert '"method":"/pulumirpc.ResourceProvider/Delete"' in grpc
     store_address = next(iter(destinations.values())).get("endpoint") or next(iter(destinations.values()))["address"]
     assert f"DEBUG urllib3.connectionpool: {store_address}" in everything, "no DEBUG log of the store's requests"
+    assert VERBOSE_LOG_LINE.search(everything), "no -v=9 log of the CLI"
     secrets = [*sorted(private_keys), emulator.private_key]
     # The engine itself hands the stack's config, decrypted, to the program and the providers: the account's private
     # key (secret config imburse:privateKey) is in those messages of the gRPC log, and only in those.
@@ -160,6 +164,8 @@ def test_no_private_key_anywhere_in_pulumi_across_a_delivered_keys_life_at_any_v
     _assert_no_secret(config_calls, [], [], sorted(private_keys))
     texts = [*scan.texts, *other_calls, *(b.decode("utf-8", "replace") for b in files.values())]
     _assert_no_secret(texts, [*files.values(), *providers], providers, secrets)
+    print(f"scanned: {len(texts)} texts, {sum(map(len, texts))} characters; {len(grpc)} of gRPC log; "
+          f"{len(files)} files; {len(secrets)} private keys")
     assert not [i for i, text in enumerate([*texts, *config_calls]) if VAULT_TOKEN in text], "the Vault token"
 
 
