@@ -4,11 +4,11 @@ engine records the key), converges on the next ``up`` (issue 18, "Ordering, no o
 One stack per case holds both faces, each with a ``TenantKey`` and a ``RotatingTenantKey`` delivered to their own
 secrets. The first ``up`` runs with ``tests/stores/killpoint`` on the provider hosts' ``PYTHONPATH``: one face's
 provider process (the plugin, or the dynamic provider host) kills itself with SIGKILL at its first store write, before
-or after it (the other face's creates end as the engine's update fails, wherever they are). Before the next ``up`` the
-test checks the danger is real (a live key whose secret is not stored; or a key no state holds, current in its
-store). After it: no pending operation, exactly one live key per resource and it is the state's, each store's
-current version is that key and authenticates, no store names a revoked key current or previous, and no journal row
-of a revoked key is left open.
+or after it, in one case after killing the CLI (the other face's creates end as the update fails, wherever they
+are). Before the next ``up`` the test checks the danger is real (a live key whose secret is not stored; or a key no
+state holds, current in its store). After it (and, for a killed CLI, the README's recovery around it): no pending
+operation, exactly one live key per resource and it is the state's, each store's current version is that key and
+authenticates, no store names a revoked key current or previous, and no journal row of a revoked key is left open.
 """
 
 from __future__ import annotations
@@ -66,14 +66,16 @@ def key_outputs(s: EmulatedStack) -> dict[str, dict[str, Any]]:
             for r in (s.stack.export_stack().deployment or {})["resources"] if r["type"].endswith("TenantKey")}
 
 
-CASES = [("aws", "plugin"), ("aws", "dynamic"), ("vault", "plugin")]
-"""(store, the face whose provider process is killed): both faces on AWS, one on Vault (its server costs more)."""
+CASES = [("aws", "plugin", "provider"), ("aws", "dynamic", "provider"), ("aws", "plugin", "cli"),
+         ("vault", "plugin", "provider")]
+"""(store, the face whose provider process is killed, what is killed: that ``provider`` process, or the ``cli`` that
+runs it and then the process): both faces on AWS, one on Vault (its server costs more)."""
 
 
 @pytest.mark.parametrize("point", ["before-store-write", "after-store-write"])
-@pytest.mark.parametrize(("store", "face"), CASES)
+@pytest.mark.parametrize(("store", "face", "target"), CASES)
 def test_a_kill_at_the_store_write_converges_on_the_next_up(
-        store: str, face: str, point: str, request: pytest.FixtureRequest, emulator: EmulatorProcess,
+        store: str, face: str, target: str, point: str, request: pytest.FixtureRequest, emulator: EmulatorProcess,
         api: ImburseClient, existing_tenant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant, base = existing_tenant, f"imburse/kills-{uuid.uuid4().hex[:12]}"
     destinations = {k: _destination(store, request, f"{base}/{k}") for k in KEYS}
@@ -93,6 +95,7 @@ def test_a_kill_at_the_store_write_converges_on_the_next_up(
         journal = Journal(s.env["IMBURSE_JOURNAL"])
         monkeypatch.setenv("IMBURSE_TEST_KILL", point)
         monkeypatch.setenv("IMBURSE_TEST_KILL_IN", face)
+        monkeypatch.setenv("IMBURSE_TEST_KILL_CLI", "1" if target == "cli" else "0")
         said = Output()
         with pytest.raises(auto.CommandError):
             s.stack.up(on_output=said)
@@ -114,7 +117,14 @@ def test_a_kill_at_the_store_write_converges_on_the_next_up(
             assert killed & stored, "no killed key is current in its store"
 
         said = Output()
-        s.stack.up(on_output=said)
+        if target == "cli":  # the README's "If an update is interrupted"
+            pending = (s.stack.export_stack().deployment or {}).get("pending_operations") or []
+            assert any(op["type"] == "creating" for op in pending), "the killed CLI recorded every create"
+            s.stack.cancel()
+            s.stack.up(on_output=said)
+            s.stack.refresh(clear_pending_creates=True, on_output=quiet)
+        else:
+            s.stack.up(on_output=said)
 
         outputs = key_outputs(s)
         assert sorted(outputs) == sorted(KEYS)

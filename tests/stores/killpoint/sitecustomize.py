@@ -8,6 +8,9 @@ Put on ``PYTHONPATH`` of the provider hosts by ``tests/stores/test_destination_k
 - ``after-store-write``: the key's document is the store's current version, the create has not answered, so the
   engine never records the key.
 
+With ``IMBURSE_TEST_KILL_CLI=1`` the process kills its parent, the Pulumi CLI, first: the engine then never
+records anything of the create (a pending create stays in the state).
+
 Without ``IMBURSE_TEST_KILL`` nothing is imported or changed.
 """
 
@@ -30,9 +33,14 @@ if _POINT in ("before-store-write", "after-store-write"):
             if face != os.environ.get("IMBURSE_TEST_KILL_IN"):
                 return _write(self, key, tenant_id=tenant_id)
             if _POINT == "before-store-write":
-                os.kill(os.getpid(), signal.SIGKILL)
+                _kill()
             stored = _write(self, key, tenant_id=tenant_id)
-            os.kill(os.getpid(), signal.SIGKILL)
+            _kill()
             return stored
+
+        def _kill() -> None:
+            if os.environ.get("IMBURSE_TEST_KILL_CLI") == "1":
+                os.kill(os.getppid(), signal.SIGKILL)  # the engine started this provider process
+            os.kill(os.getpid(), signal.SIGKILL)
 
         _deliver.Delivery.write = _killing_write  # type: ignore[method-assign]
