@@ -1,14 +1,15 @@
 """A ``kill -9`` of the provider between a key's create and the store's write, or right after the write (before the
 engine records the key), converges on the next ``up`` (issue 18, "Ordering, no orphans"; the crash rules of issue 17).
 
-One stack per case holds both faces, each with a ``TenantKey`` and a ``RotatingTenantKey`` delivered to their own
-secrets. The first ``up`` runs with ``tests/stores/killpoint`` on the provider hosts' ``PYTHONPATH``: one face's
-provider process (the plugin, or the dynamic provider host) kills itself with SIGKILL at its first store write, before
-or after it, in one case after killing the CLI (the other face's creates end as the update fails, wherever they
-are). Before the next ``up`` the test checks the danger is real (a live key whose secret is not stored; or a key no
-state holds, current in its store). After it (and, for a killed CLI, the README's recovery around it): no pending
-operation, exactly one live key per resource and it is the state's, each store's current version is that key and
-authenticates, no store names a revoked key current or previous, and no journal row of a revoked key is left open.
+One stack per case (``programs/kills``, run by the Python language host) holds both faces, each with a ``TenantKey``
+and a ``RotatingTenantKey`` delivered to their own secrets. The first ``up`` runs with ``tests/stores/killpoint`` on
+the provider hosts' ``PYTHONPATH``: one face's provider process (the plugin, or the dynamic provider host) kills
+itself with SIGKILL at its first store write, before or after it, in one case after killing the CLI (the other
+face's creates end as the update fails, wherever they are). Before the next ``up`` the test checks the danger is
+real (a live key whose secret is not stored; or a key no state holds, current in its store). After it (and, for a
+killed CLI, the README's recovery around it): no pending operation, exactly one live key per resource and it is the
+state's, each store's current version is that key and authenticates, no store names a revoked key current or
+previous, and no journal row of a revoked key is left open.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import hvac
-import pulumi
 import pytest
 from pulumi import automation as auto
 
-from pulumi_imburse import RotatingTenantKey, TenantKey
 from pulumi_imburse.client import ImburseClient
 from pulumi_imburse.emulator.process import EmulatorProcess
 from pulumi_imburse.journal import OPEN, Journal
@@ -31,14 +30,15 @@ from pulumi_imburse.stores import vault as vault_store
 from pulumi_imburse.testing import EmulatedStack, emulated_stack
 
 from ..engine import Output, authenticates, changes, quiet
-from ..plugin import native
 from ..stacks.test_rotation_matrix import unsecret
 from ..support.apps import AWS_ENV, StoreApp
 from .conftest import REGION, VAULT_TOKEN
 
-KILL_POINT = Path(__file__).resolve().parent / "killpoint"
+HERE = Path(__file__).resolve().parent
+KILL_POINT = HERE / "killpoint"
+PROGRAM = HERE / "programs" / "kills"
+"""Run by the language host, not inline: a killed CLI then leaves no program running in this process."""
 KEYS = ("dynamic-key", "dynamic-rotating", "plugin-key", "plugin-rotating")
-ROLES = ["tenant-app-read"]
 
 
 def _destination(store: str, request: pytest.FixtureRequest, path: str) -> dict[str, Any]:
@@ -81,17 +81,9 @@ def test_a_kill_at_the_store_write_converges_on_the_next_up(
     destinations = {k: _destination(store, request, f"{base}/{k}") for k in KEYS}
     apps = {k: StoreApp(d, vault_token=VAULT_TOKEN) for k, d in destinations.items()}
 
-    def program() -> None:
-        TenantKey("dynamic-key", tenant_id=tenant, roles=ROLES, destination=destinations["dynamic-key"])
-        RotatingTenantKey("dynamic-rotating", tenant_id=tenant, roles=ROLES, grace_days=1,
-                          destination=destinations["dynamic-rotating"])
-        native.tenant_key("plugin-key", tenantId=tenant, roles=ROLES, destination=destinations["plugin-key"])
-        native.rotating_tenant_key("plugin-rotating", tenantId=tenant, roles=ROLES, graceDays=1,
-                                   destination=destinations["plugin-rotating"])
-        pulumi.export("tenant", tenant)
-
     env = {**AWS_ENV, "VAULT_TOKEN": VAULT_TOKEN, "PYTHONPATH": str(KILL_POINT)}
-    with emulated_stack(program, project_name=f"kills-{store}", emulator=emulator, env=env) as s:
+    config = {"kills:tenantId": tenant, "kills:destinations": destinations}
+    with emulated_stack(PROGRAM, emulator=emulator, env=env, config=config, inline=False) as s:
         journal = Journal(s.env["IMBURSE_JOURNAL"])
         monkeypatch.setenv("IMBURSE_TEST_KILL", point)
         monkeypatch.setenv("IMBURSE_TEST_KILL_IN", face)
