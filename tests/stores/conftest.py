@@ -5,12 +5,13 @@ tests/release and tests/policy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
+from ..support.apps import AWS_ENV
 from ..support.servers import VAULT_TOKEN
 from ..support.store_faults import FaultProxy, refuse_writes_to_deleted_secrets
 
@@ -53,3 +54,28 @@ def vault_proxy(vault_address: str) -> Iterator[FaultProxy]:
     """A :class:`FaultProxy` in front of the session's Vault dev server; no fault until the test injects one."""
     with FaultProxy(vault_address) as proxy:
         yield proxy
+
+
+Where = Callable[..., dict[str, Any]]
+"""``where(store, path, recovery_window_days=7)``: a destination input of that store (``aws``/``vault``) for the
+secret at ``path``."""
+
+
+@pytest.fixture
+def where(request: pytest.FixtureRequest) -> Where:
+    """Destinations for stack tests: AWS through :func:`aws_proxy` (moto, refusing writes to a secret scheduled for
+    deletion as AWS does), Vault at the session's dev server. The fixtures are started only for the store asked."""
+    def make(store: str, path: str, *, recovery_window_days: int = 7) -> dict[str, Any]:
+        if store == "aws":
+            endpoint = request.getfixturevalue("aws_proxy").url
+            return {"type": "aws-secretsmanager", "secretId": path, "endpoint": endpoint, "region": REGION,
+                    "recoveryWindowInDays": recovery_window_days}
+        return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
+    return make
+
+
+@pytest.fixture
+def no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test process's own boto3 clients use moto's throwaway credentials, never a real profile."""
+    for k, v in AWS_ENV.items():
+        monkeypatch.setenv(k, v)

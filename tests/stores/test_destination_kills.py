@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +33,15 @@ from pulumi_imburse.testing import EmulatedStack, emulated_stack
 from ..engine import Output, authenticates, changes, quiet
 from ..stacks.test_rotation_matrix import unsecret
 from ..support.apps import AWS_ENV, StoreApp
-from .conftest import REGION, VAULT_TOKEN
+from .conftest import VAULT_TOKEN, Where
+
+pytestmark = pytest.mark.usefixtures("no_real_aws")
 
 HERE = Path(__file__).resolve().parent
 KILL_POINT = HERE / "killpoint"
 PROGRAM = HERE / "programs" / "kills"
 """Run by the language host, not inline: a killed CLI then leaves no program running in this process."""
 KEYS = ("dynamic-key", "dynamic-rotating", "plugin-key", "plugin-rotating")
-
-
-def _destination(store: str, request: pytest.FixtureRequest, path: str) -> dict[str, Any]:
-    if store == "aws":
-        return {"type": "aws-secretsmanager", "secretId": path, "endpoint": request.getfixturevalue("moto_endpoint"),
-                "region": REGION, "recoveryWindowInDays": 0}
-    return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
 
 
 def previous_public_key(app: StoreApp) -> str:
@@ -94,10 +88,10 @@ runs it and then the process): both faces on AWS, one on Vault (its server costs
 @pytest.mark.parametrize("point", ["before-store-write", "after-store-write"])
 @pytest.mark.parametrize(("store", "face", "target"), CASES)
 def test_a_kill_at_the_store_write_converges_on_the_next_up(
-        store: str, face: str, target: str, point: str, request: pytest.FixtureRequest, emulator: EmulatorProcess,
+        store: str, face: str, target: str, point: str, where: Where, emulator: EmulatorProcess,
         api: ImburseClient, existing_tenant: str, monkeypatch: pytest.MonkeyPatch) -> None:
     tenant, base = existing_tenant, f"imburse/kills-{uuid.uuid4().hex[:12]}"
-    destinations = {k: _destination(store, request, f"{base}/{k}") for k in KEYS}
+    destinations = {k: where(store, f"{base}/{k}", recovery_window_days=0) for k in KEYS}
     apps = {k: StoreApp(d, vault_token=VAULT_TOKEN) for k, d in destinations.items()}
 
     env = {**AWS_ENV, "VAULT_TOKEN": VAULT_TOKEN, "PYTHONPATH": str(KILL_POINT)}
@@ -157,9 +151,3 @@ def test_a_kill_at_the_store_write_converges_on_the_next_up(
         assert api.list_keys(tenant) == []
 
 
-@pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test process's own boto3 clients use moto's throwaway credentials, never a real profile."""
-    for k, v in AWS_ENV.items():
-        monkeypatch.setenv(k, v)
-    yield

@@ -17,7 +17,6 @@ import base64
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,9 @@ from ..engine import changes
 from ..faults.test_secrets import DEBUG_LOGGING, Scan, _assert_no_secret, _files
 from ..plugin import native
 from ..support.apps import AWS_ENV
-from .conftest import REGION, VAULT_TOKEN
+from .conftest import REGION, VAULT_TOKEN, Where
+
+pytestmark = pytest.mark.usefixtures("no_real_aws")
 
 READ, WRITE = "tenant-app-read", "tenant-app-write"
 KEYS = ("dynamic-key", "dynamic-rotating", "plugin-key", "plugin-rotating")
@@ -48,13 +49,6 @@ ENGINE_CONFIG_CALLS = {f"/pulumirpc.{call}" for call in (
     "ResourceProvider/DiffConfig", "ResourceProvider/Configure")}
 """The gRPC calls in which the engine passes the stack's config, secrets decrypted (its own doing, for any provider:
 ``PULUMI_DEBUG_GRPC`` logs them whole; give the account's key as ``IMBURSE_PRIVATE_KEY`` to keep it out)."""
-
-
-def _destination(store: str, request: pytest.FixtureRequest, path: str) -> dict[str, Any]:
-    if store == "aws":
-        return {"type": "aws-secretsmanager", "secretId": path, "endpoint": request.getfixturevalue("moto_endpoint"),
-                "region": REGION, "recoveryWindowInDays": 0}
-    return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
 
 
 def every_stored_document(destination: dict[str, Any]) -> list[KeyDocument]:
@@ -97,10 +91,10 @@ def dynamic_providers(s: EmulatedStack) -> list[bytes]:
 
 @pytest.mark.parametrize("store", ["aws", "vault"])
 def test_no_private_key_anywhere_in_pulumi_across_a_delivered_keys_life_at_any_verbosity(
-        store: str, request: pytest.FixtureRequest, emulator: EmulatorProcess, api: ImburseClient,
+        store: str, where: Where, emulator: EmulatorProcess, api: ImburseClient,
         existing_tenant: str, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     tenant, base = existing_tenant, f"imburse/leaks-{uuid.uuid4().hex[:12]}"
-    destinations = {k: _destination(store, request, f"{base}/{k}") for k in KEYS}
+    destinations = {k: where(store, f"{base}/{k}", recovery_window_days=0) for k in KEYS}
     inputs: dict[str, Any] = {"roles": [READ], "keepers": {"generation": "1"}}
 
     def program() -> None:
@@ -169,10 +163,4 @@ def test_no_private_key_anywhere_in_pulumi_across_a_delivered_keys_life_at_any_v
     assert not [i for i, text in enumerate([*texts, *config_calls]) if VAULT_TOKEN in text], "the Vault token"
 
 
-@pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test process's own boto3 clients use moto's throwaway credentials, never a real profile."""
-    for k, v in AWS_ENV.items():
-        monkeypatch.setenv(k, v)
-    yield
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -30,23 +29,13 @@ from ..engine import Output, authenticates, changes, quiet
 from ..plugin import native
 from ..stacks.test_rotation_matrix import unsecret
 from ..support.apps import AWS_ENV, StoreApp
-from .conftest import REGION, VAULT_TOKEN
+from .conftest import REGION, VAULT_TOKEN, Where
+
+pytestmark = pytest.mark.usefixtures("no_real_aws")
 
 READ, WRITE = "tenant-app-read", "tenant-app-write"
 STORES = ("aws", "vault")
 FACES = ("dynamic", "plugin")
-
-
-@pytest.fixture
-def where(request: pytest.FixtureRequest) -> Callable[[str, str], dict[str, Any]]:
-    """``where(store, path)``: a destination of that store (``aws``/``vault``) for a secret at ``path``."""
-    def make(store: str, path: str) -> dict[str, Any]:
-        if store == "aws":
-            endpoint = request.getfixturevalue("aws_proxy").url  # moto, refusing writes to deleted secrets as AWS does
-            return {"type": "aws-secretsmanager", "secretId": path, "endpoint": endpoint, "region": REGION,
-                    "recoveryWindowInDays": 7}
-        return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
-    return make
 
 
 ENV = {**AWS_ENV, "VAULT_TOKEN": VAULT_TOKEN}
@@ -84,7 +73,7 @@ def path() -> str:
 @pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("store", STORES)
 def test_a_key_with_a_destination_is_delivered_there_and_nowhere_in_pulumi(
-        face: str, store: str, where: Callable[[str, str], dict[str, Any]], path: str, emulator: EmulatorProcess,
+        face: str, store: str, where: Where, path: str, emulator: EmulatorProcess,
         api: ImburseClient, existing_tenant: str) -> None:
     tenant, destination = existing_tenant, where(store, path)
     roles = [READ]
@@ -124,7 +113,7 @@ def test_a_key_with_a_destination_is_delivered_there_and_nowhere_in_pulumi(
 
 @pytest.mark.parametrize("face", FACES)
 def test_the_providers_default_destination_reaches_every_key(
-        face: str, where: Callable[[str, str], dict[str, Any]], path: str, emulator: EmulatorProcess,
+        face: str, where: Where, path: str, emulator: EmulatorProcess,
         existing_tenant: str) -> None:
     tenant = existing_tenant
     default = where("vault", f"{path}/{{tenantId}}/{{resourceName}}")
@@ -151,7 +140,7 @@ def test_the_providers_default_destination_reaches_every_key(
 
 @pytest.mark.parametrize("store", STORES)
 def test_a_refresh_that_finds_the_stored_key_deleted_says_so_and_the_next_up_delivers_a_new_key(
-        store: str, where: Callable[[str, str], dict[str, Any]], path: str, emulator: EmulatorProcess,
+        store: str, where: Where, path: str, emulator: EmulatorProcess,
         api: ImburseClient, existing_tenant: str) -> None:
     tenant, destination = existing_tenant, where(store, path)
     app = StoreApp(destination, vault_token=VAULT_TOKEN)
@@ -184,13 +173,6 @@ def _delete_outside(app: StoreApp) -> None:
     else:
         app._vault.secrets.kv.v2.delete_metadata_and_all_versions(path=d["path"], mount_point="secret")
 
-
-@pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test process's own boto3 clients use moto's throwaway credentials, never a real profile."""
-    for k, v in AWS_ENV.items():
-        monkeypatch.setenv(k, v)
-    yield
 
 
 def _read_only_token(vault_address: str) -> str:

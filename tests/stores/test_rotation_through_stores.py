@@ -30,7 +30,7 @@ import dataclasses
 import itertools
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import botocore.exceptions
@@ -45,9 +45,11 @@ from pulumi_imburse.testing import emulated_stack
 
 from ..engine import authenticates, changes, quiet
 from ..plugin import native
-from ..support.apps import AWS_ENV, Poller, StoreApp
-from .conftest import REGION, VAULT_TOKEN
+from ..support.apps import Poller, StoreApp
+from .conftest import VAULT_TOKEN, Where
 from .test_destination_stacks import ENV, backend_text, key, live, resource_state
+
+pytestmark = pytest.mark.usefixtures("no_real_aws")
 
 READ = "tenant-app-read"
 ROTATION_DAYS, GRACE_DAYS = 90, 7
@@ -194,18 +196,6 @@ class Watch:
         return result
 
 
-@pytest.fixture
-def where(request: pytest.FixtureRequest) -> Callable[[str, str], dict[str, Any]]:
-    """``where(store, path)``: a destination of that store (``aws``/``vault``) for a secret at ``path``."""
-    def make(store: str, path: str) -> dict[str, Any]:
-        if store == "aws":
-            endpoint = request.getfixturevalue("aws_proxy").url  # moto, refusing writes to deleted secrets as AWS does
-            return {"type": "aws-secretsmanager", "secretId": path, "endpoint": endpoint, "region": REGION,
-                    "recoveryWindowInDays": 7}
-        return {"type": "vault-kv2", "address": request.getfixturevalue("vault_address"), "path": path}
-    return make
-
-
 def rotating(face: str, name: str, tenant_id: str, **inputs: Any) -> None:
     """A RotatingTenantKey of either face (inputs by Python name)."""
     if face == "dynamic":
@@ -234,7 +224,7 @@ def check_outputs(outs: dict[str, Any], store: Store, *, previous: bool) -> None
 @pytest.mark.parametrize("face", FACES)
 @pytest.mark.parametrize("store", STORES)
 def test_an_application_reading_the_store_never_fails_through_create_rotation_grace_end_and_keepers(
-        face: str, store: str, where: Callable[[str, str], dict[str, Any]], emulator: EmulatorProcess,
+        face: str, store: str, where: Where, emulator: EmulatorProcess,
         api: ImburseClient, existing_tenant: str) -> None:
     tenant, path = existing_tenant, f"imburse/poll-{uuid.uuid4().hex[:12]}"
     rot_to, key_to = where(store, f"{path}/payments"), where(store, f"{path}/ci")
@@ -335,10 +325,3 @@ def test_an_application_reading_the_store_never_fails_through_create_rotation_gr
         assert live(api, tenant) == set()
         assert rot.current() is None and not rot.app.exists() and tk.current() is None and not tk.app.exists()
 
-
-@pytest.fixture(autouse=True)
-def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The test process's own boto3 clients use moto's throwaway credentials, never a real profile."""
-    for k, v in AWS_ENV.items():
-        monkeypatch.setenv(k, v)
-    yield
