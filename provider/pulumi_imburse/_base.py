@@ -29,6 +29,7 @@ from .keys.deliver import Delivery
 from .ledger import PROCESS_LEDGER, Ledger
 from .lifeline import watch_parent
 from .shapes import Face, Shape, spell
+from .stores import SecretStore
 from .stores.destination import StoreConfig, is_store
 from .validation import Problem
 from .values import UNKNOWN, is_unknown
@@ -114,7 +115,12 @@ class ImburseProvider(ResourceProvider):
 
     def delivery(self, destination: Any) -> Delivery:
         """Where a create of a key whose resolved destination is ``destination`` delivers its private key."""
-        return Delivery(destination if is_store(destination) else None, self.stores.open)
+        return Delivery(destination, self.stores.open)
+
+    def store_of(self, props: Mapping[str, Any]) -> SecretStore | None:
+        """The store a key's ``destination`` (in its inputs or outputs ``props``) names, or ``None`` (no store)."""
+        destination = props.get("destination")
+        return self.stores.open(destination) if isinstance(destination, Mapping) and is_store(destination) else None
 
     def spell(self, text: str) -> str:
         """``text`` with its property names as this provider's users write them (see ``face``)."""

@@ -28,7 +28,7 @@ from . import config as settings
 from .client import ImburseClient
 from .journal import Journal
 from .journal import journal as process_journal
-from .stores.destination import StoreConfig, StoreCredentials
+from .stores.destination import StoreConfig
 
 T = TypeVar("T")
 
@@ -157,8 +157,7 @@ class Ledger:
             raw = (self._config.get(settings.DESTINATION_KEY), self._config.get(settings.VAULT_TOKEN.config_key))
             key = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()  # no token kept
             if self._stores is None or self._stores[0] != key:
-                creds = StoreCredentials.from_settings(raw[1] if isinstance(raw[1], str) else None)
-                self._stores = (key, StoreConfig(raw[0], creds))
+                self._stores = (key, StoreConfig.from_settings(*raw))
             return self._stores[1]
 
     def base_url_failure(self) -> str | None:

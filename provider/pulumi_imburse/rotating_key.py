@@ -257,7 +257,7 @@ class RotatingTenantKeyProvider(ImburseProvider):
                    if prior.get("publicKey") else None)
         previous = (key_or_gone(client, tenant_id, prior["previousPublicKey"], account, what)
                     if prior.get("previousPublicKey") else None)
-        store = self.stores.open(prior["destination"]) if is_store(prior.get("destination")) else None
+        store = self.store_of(prior)
         if store is not None:  # a key confirmed revoked is never left current (nor previous) in its store
             for gone, k in ((previous, "previousPublicKey"), (current, "publicKey")):
                 if gone is None and prior.get(k):
@@ -350,8 +350,8 @@ class RotatingTenantKeyProvider(ImburseProvider):
         keys = [str(props[k]) for k in ("previousPublicKey", "publicKey") if props.get(k)]
         for public_key in keys:
             revoke_key(self.client, tenant_id, public_key)
-        if is_store(props.get("destination")):  # then out of the store (the secret goes when nothing is left)
-            store = self.stores.open(props["destination"])
+        store = self.store_of(props)
+        if store is not None:  # then out of the store (the secret goes when nothing is left)
             for public_key in keys:
                 store.withdraw(public_key)
 

@@ -318,8 +318,9 @@ class TenantKeyProvider(ImburseProvider):
                  else key_or_gone(self.client, tenant_id, public_key, str(prior.get("accountId") or ""),
                                   f"TenantKey {id_}"))
         if found is None:
-            if is_store(prior.get("destination")):  # confirmed revoked: no store may offer it as current
-                self.stores.open(prior["destination"]).withdraw(public_key)
+            store = self.store_of(prior)
+            if store is not None:  # confirmed revoked: no store may offer it as current
+                store.withdraw(public_key)
             return ReadResult("", {})  # none to import, or confirmed gone from its account: the engine drops it
         key = found
         private_key = prior.get("privateKey")
@@ -375,17 +376,18 @@ class TenantKeyProvider(ImburseProvider):
                 "an adopted key, change its keepers.")
             return
         revoke_key(self.client, tenant_id, public_key)
-        if is_store(_props.get("destination")):  # then out of its store: the version before it is current again
-            self.stores.open(_props["destination"]).withdraw(public_key)
+        store = self.store_of(_props)
+        if store is not None:  # then out of its store: the version before it is current again
+            store.withdraw(public_key)
 
     def _stored_fingerprint(self, id_: str, prior: Mapping[str, Any], public_key: str) -> str | None:
         """A refresh's verdict on a delivered key's stored private key: its fingerprint, or ``""`` (said as a
         warning) when the store lost it; ``None`` for a key with no destination (or an adopted one, never stored)."""
-        destination = prior.get("destination")
         recorded = str(prior.get("privateKeyFingerprint") or "")
-        if not isinstance(destination, Mapping) or not is_store(destination) or not recorded:
+        store = self.store_of(prior) if recorded else None
+        if store is None:
             return None
-        why = lost(self.stores.open(destination), public_key, recorded)
+        why = lost(store, public_key, recorded)
         if why is None:
             return recorded
         self.warn(f"TenantKey {id_}: {why}, so an application reading it no longer gets this key's private key. "

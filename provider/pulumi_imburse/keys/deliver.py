@@ -35,8 +35,10 @@ class Delivery:
 
     After :meth:`write` succeeded, :attr:`stored` is the version written."""
 
-    def __init__(self, destination: Mapping[str, Any] | None, opener: StoreOpener) -> None:
-        self.destination = dict(destination) if destination is not None and is_store(destination) else None
+    def __init__(self, destination: Any, opener: StoreOpener) -> None:
+        """``destination``: a resolved destination; anything that names no store (none, ``state``) delivers
+        nowhere."""
+        self.destination = dict(destination) if isinstance(destination, Mapping) and is_store(destination) else None
         self.opener = opener
         self.stored: StoredVersion | None = None
         self._store: SecretStore | None = None
@@ -69,14 +71,10 @@ class Delivery:
         return self.stored
 
     def store_of(self, record: str) -> SecretStore | None:
-        """The store a journal row's destination names (this delivery's own when it is the same)."""
+        """The store a journal row's destination names, opened by this delivery's opener (a provider's opens each
+        secret's store once, so this delivery's own comes back as it is)."""
         destination = from_record(record)
-        if not is_store(destination):
-            return None
-        assert destination is not None
-        if destination == self.destination:
-            return self.store
-        return self.opener(destination)
+        return self.opener(destination) if destination is not None and is_store(destination) else None
 
 
 def undelivered(client: ImburseClient, tenant_id: str, key: ApiKey, name: str, delivery: Delivery,

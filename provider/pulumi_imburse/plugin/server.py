@@ -51,7 +51,7 @@ from ..ledger import Ledger
 from ..lifeline import watch_parent
 from ..shapes import spell
 from ..stores.destination import PROPERTY as DESTINATION
-from ..stores.destination import StoreConfig, StoreCredentials
+from ..stores.destination import StoreConfig
 from . import schema
 
 MAX_CONCURRENT_CALLS: Final = 256
@@ -120,9 +120,8 @@ class Session:
             self._config = {s.config_key: values[s.name] for s in settings.SETTINGS
                             if isinstance(values.get(s.name), str) and values[s.name] != UNKNOWN}
             self._client = None
-            token = self._config.get(settings.VAULT_TOKEN.config_key)
-            self._stores = StoreConfig(values.get(DESTINATION),
-                                       StoreCredentials.from_settings(token if isinstance(token, str) else None))
+            self._stores = StoreConfig.from_settings(values.get(DESTINATION),
+                                                     self._config.get(settings.VAULT_TOKEN.config_key))
 
     def stores(self) -> StoreConfig:
         """The secret stores' settings of this provider instance: its default destination and Vault token."""

@@ -320,6 +320,12 @@ class StoreConfig:
     def __repr__(self) -> str:
         return f"StoreConfig(default={self.default!r})"
 
+    @classmethod
+    def from_settings(cls, destination: Any, vault_token: Any) -> StoreConfig:
+        """A provider's store settings from its ``destination`` and ``vaultToken`` settings as given (unset, or not a
+        string: ``VAULT_TOKEN`` and AppRole from the environment)."""
+        return cls(destination, StoreCredentials.from_settings(vault_token if isinstance(vault_token, str) else None))
+
     def open(self, destination: Mapping[str, Any]) -> SecretStore:
         """The store of a resolved destination (opened once: the same object for the same destination)."""
         record = to_record(destination)
