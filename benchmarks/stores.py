@@ -2,8 +2,9 @@
 """What a secret store adds to ``pulumi up`` of N keys: requests to the store and wall time, in one run.
 
 Everything runs on 127.0.0.1: the emulator, ``moto_server`` (AWS Secrets Manager) and a Vault dev server
-(``.tools/bin/vault``, ``make vault``), each store behind the tests' counting proxy
-(``tests/support/store_faults.py``, which forwards every request unchanged and records it). For each destination
+(``.tools/bin/vault``, ``make vault``), started as the tests start them (``tests/support/servers.py``), each behind
+the tests' counting proxy (``tests/support/store_faults.py``, which forwards every request unchanged and records
+it). For each destination
 (none: the private key in state; ``aws-secretsmanager``; ``vault-kv2``), in a fresh stack of its own, the real CLI
 runs ``pulumi up`` of N ``TenantKey`` resources in one tenant whose destination is the provider-wide default
 ``imburse:destination`` (``path``/``secretId`` ``bench/{resourceName}``: one secret per key), then ``pulumi destroy``.
@@ -22,13 +23,10 @@ import argparse
 import contextlib
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
@@ -42,43 +40,11 @@ from pulumi_imburse.client import ImburseClient  # noqa: E402
 from pulumi_imburse.emulator.process import EmulatorProcess  # noqa: E402
 from pulumi_imburse.testing import emulated_stack  # noqa: E402
 from tests.plugin import native  # noqa: E402
-from tests.support.store_faults import FaultProxy, moto_server_command  # noqa: E402
+from tests.support.apps import AWS_ENV  # noqa: E402
+from tests.support.servers import VAULT_TOKEN, moto_server, vault_dev_server  # noqa: E402
+from tests.support.store_faults import FaultProxy  # noqa: E402
 
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
-VAULT_TOKEN: Final = "imburse-bench-root"
-AWS_ENV: Final = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-west-1",
-                  "AWS_EC2_METADATA_DISABLED": "true"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
-    import requests
-
-    deadline = time.monotonic() + 60
-    while True:
-        assert proc.poll() is None, f"{proc.args!r} exited"
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.1)
-
-
-@contextlib.contextmanager
-def server(command: list[str], health: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=REPO)
-    try:
-        wait_up(health, proc)
-        yield
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def program(face: str, n: int, tenant_id: str) -> Callable[[], None]:
@@ -97,22 +63,17 @@ def measure(face: str, n: int, parallel: int, emulator: EmulatorProcess, tenant_
     config = {"imburse:destination": destination} if destination else {}
     env = {**AWS_ENV, "VAULT_TOKEN": VAULT_TOKEN}
     kind = destination["type"] if destination else "none"
+    row: dict[str, Any] = {"face": face, "destination": kind, "n": n}
     with emulated_stack(program(face, n, tenant_id), project_name=f"stores-{face}-{kind}", emulator=emulator,
                         config=config, env=env) as s:
-        if proxy is not None:
-            proxy.forget()
-        began = time.monotonic()
-        s.stack.up(parallel=parallel, on_output=lambda _line: None)
-        up = time.monotonic() - began
-        up_requests = len(proxy.seen) if proxy is not None else 0
-        if proxy is not None:
-            proxy.forget()
-        began = time.monotonic()
-        s.stack.destroy(parallel=parallel, on_output=lambda _line: None)
-        destroy = time.monotonic() - began
-        destroy_requests = len(proxy.seen) if proxy is not None else 0
-    return {"face": face, "destination": kind, "n": n, "up_s": up, "destroy_s": destroy,
-            "up_requests_per_key": up_requests / n, "destroy_requests_per_key": destroy_requests / n}
+        for name, operation in (("up", s.stack.up), ("destroy", s.stack.destroy)):
+            if proxy is not None:
+                proxy.forget()
+            began = time.monotonic()
+            operation(parallel=parallel, on_output=lambda _line: None)
+            row[f"{name}_s"] = time.monotonic() - began
+            row[f"{name}_requests_per_key"] = (len(proxy.seen) if proxy is not None else 0) / n
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,21 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face", choices=("dynamic", "plugin", "both"), default="both")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args(argv)
-    vault = shutil.which("vault", path=str(REPO / ".tools" / "bin")) or shutil.which("vault")
-    if not vault:
-        parser.error("no vault binary: run `make vault`")
     faces = ("dynamic", "plugin") if args.face == "both" else (args.face,)
-    moto_port, vault_port = free_port(), free_port()
     rows: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench-stores-") as tmp:
         os.environ.update(AWS_ENV)
-        stack.enter_context(server(moto_server_command("127.0.0.1", moto_port), f"http://127.0.0.1:{moto_port}/moto-api/data.json"))
-        stack.enter_context(server(
-            [vault, "server", "-dev", f"-dev-listen-address=127.0.0.1:{vault_port}",
-             f"-dev-root-token-id={VAULT_TOKEN}", "-dev-no-store-token"],
-            f"http://127.0.0.1:{vault_port}/v1/sys/health", env={"HOME": tmp, "PATH": "/usr/bin:/bin"}))
-        aws = stack.enter_context(FaultProxy(f"http://127.0.0.1:{moto_port}"))
-        vlt = stack.enter_context(FaultProxy(f"http://127.0.0.1:{vault_port}"))
+        aws = stack.enter_context(FaultProxy(stack.enter_context(moto_server())))
+        vlt = stack.enter_context(FaultProxy(stack.enter_context(vault_dev_server(Path(tmp)))))
         emulator = stack.enter_context(EmulatorProcess())
         with ImburseClient(emulator.base_url, emulator.public_key, emulator.private_key) as api:
             tenant_id = api.create_tenant("bench-stores").tenant_id
